@@ -1,0 +1,3 @@
+from kongchuo.cli import main
+
+main()

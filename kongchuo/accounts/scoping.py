@@ -1,0 +1,174 @@
+"""The one place that decides what a user may see and change.
+
+Every list, detail, edit and export goes through these helpers (STYLE.md §1). A
+user is bound to one node (division, school or class); they see that node's
+subtree and nothing else. Out-of-scope objects raise Http404 (we do not confirm
+that they exist); in-scope objects the role may not change raise PermissionDenied.
+"""
+
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from kongchuo.accounts.models import Role, User
+from kongchuo.audit.models import AuditEntry
+from kongchuo.core.choices import DEPARTMENT_SOURCES
+from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment
+from kongchuo.people.models import Child, FieldProvenance
+from kongchuo.places.models import Division, School, SchoolClass
+
+
+class Perm(StrEnum):
+    VIEW_FULL_ID = "view_full_id"  # the unmasked ID number on the detail page (audited)
+    EDIT_CHILD = "edit_child"
+    CHANGE_ENROLMENT = "change_enrolment"
+    MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
+
+
+ROLE_PERMS: dict[str, frozenset[Perm]] = {
+    Role.COUNTY_ADMIN: frozenset(Perm),
+    Role.COUNTY_STAFF: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.CHANGE_ENROLMENT, Perm.VIEW_AUDIT}),
+    Role.TOWNSHIP_STAFF: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD}),
+    Role.SCHOOL_ADMIN: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.CHANGE_ENROLMENT}),
+    Role.CLASS_TEACHER: frozenset({Perm.EDIT_CHILD}),
+    Role.DEPARTMENT_LIAISON: frozenset(),
+    Role.SUPERVISOR: frozenset({Perm.VIEW_AUDIT}),  # read-only: sees everything in scope, changes nothing
+}
+
+
+def has_perm(user: User, perm: Perm) -> bool:
+    return user.is_authenticated and perm in ROLE_PERMS.get(user.role, frozenset())
+
+
+def require(user: User, perm: Perm) -> None:
+    if not has_perm(user, perm):
+        raise PermissionDenied("您的角色无权执行此操作")
+
+
+def _division_filter(node: Division, *, county: str = "county", township: str = "township") -> dict:
+    """Filter kwargs for rows whose county/township columns fall in the subtree of `node`."""
+    if node.level == Division.Level.COUNTY:
+        return {f"{county}_id": node.pk}
+    if node.level == Division.Level.TOWNSHIP:
+        return {f"{township}_id": node.pk}
+    if node.level < Division.Level.COUNTY:
+        return {f"{county}__prefix__startswith": node.prefix}
+    return {"pk__in": []}  # village-level accounts are not a role
+
+
+def _nothing(qs: QuerySet) -> QuerySet:
+    return qs.none()
+
+
+# --- places -----------------------------------------------------------------------------------
+
+def schools_for(user: User) -> QuerySet[School]:
+    qs = School.objects.select_related("county", "township")
+    if user.school_class_id:
+        return qs.filter(pk=user.school_class.school_id)
+    if user.school_id:
+        return qs.filter(pk=user.school_id)
+    if user.division_id:
+        return qs.filter(**_division_filter(user.division))
+    return _nothing(qs)
+
+
+def classes_for(user: User) -> QuerySet[SchoolClass]:
+    qs = SchoolClass.objects.select_related("school")
+    if user.school_class_id:
+        return qs.filter(pk=user.school_class_id)
+    return qs.filter(school__in=schools_for(user))
+
+
+def divisions_for(user: User) -> QuerySet[Division]:
+    """The divisions in the user's subtree (a school sees its own township and villages)."""
+    if user.division_id:
+        return Division.objects.filter(prefix__startswith=user.division.prefix)
+    school = user.school or (user.school_class.school if user.school_class_id else None)
+    if school is not None:
+        return Division.objects.filter(prefix__startswith=school.township.prefix)
+    return Division.objects.none()
+
+
+# --- children and enrolments ------------------------------------------------------------------
+
+def _open_enrolment_exists(**filters) -> Exists:
+    return Exists(Enrolment.objects.filter(child=OuterRef("pk"), status__in=OPEN_STATUSES, **filters))
+
+
+def children_for(user: User) -> QuerySet[Child]:
+    qs = Child.objects.all()
+    if not user.is_authenticated:
+        return _nothing(qs)
+    if user.school_class_id:
+        return qs.filter(_open_enrolment_exists(school_class_id=user.school_class_id))
+    if user.school_id:
+        return qs.filter(_open_enrolment_exists(school_id=user.school_id))
+    if not user.division_id:
+        return _nothing(qs)
+    node = user.division
+    lives_here = Q(**_division_filter(node))
+    studies_here = _open_enrolment_exists(**_division_filter(node))
+    qs = qs.filter(lives_here | studies_here)
+    if user.role == Role.DEPARTMENT_LIAISON:
+        sources = DEPARTMENT_SOURCES.get(user.department, [])
+        qs = qs.filter(Exists(FieldProvenance.objects.filter(child=OuterRef("pk"), source__in=sources)))
+    return qs
+
+
+def get_child_for_user(user: User, child_id: int, *, write: bool = False) -> Child:
+    child = children_for(user).filter(pk=child_id).select_related(
+        "county", "township", "household_division", "current_division", "current_school", "current_class"
+    ).first()
+    if child is None:
+        raise Http404("没有找到该儿童，或不在您的管辖范围内")
+    if write:
+        require(user, Perm.EDIT_CHILD)
+    return child
+
+
+def enrolments_for(user: User) -> QuerySet[Enrolment]:
+    """Enrolment history readable by the user: every enrolment of a child in scope."""
+    return Enrolment.objects.filter(child__in=children_for(user))
+
+
+def get_enrolment_for_write(user: User, enrolment_id: int) -> Enrolment:
+    """Only a school in the user's scope may change its own enrolments."""
+    enrolment = (
+        Enrolment.objects.filter(pk=enrolment_id, school__in=schools_for(user), child__in=children_for(user))
+        .select_related("child", "school")
+        .first()
+    )
+    if enrolment is None:
+        raise Http404("没有找到该学籍，或不在您的管辖范围内")
+    require(user, Perm.CHANGE_ENROLMENT)
+    return enrolment
+
+
+def get_school_for_user(user: User, school_id: int) -> School:
+    school = schools_for(user).filter(pk=school_id).first()
+    if school is None:
+        raise Http404("没有找到该学校，或不在您的管辖范围内")
+    return school
+
+
+# --- accounts and audit -----------------------------------------------------------------------
+
+def users_for(user: User) -> QuerySet[User]:
+    require(user, Perm.MANAGE_USERS)
+    prefix = user.division.prefix
+    return User.objects.filter(
+        Q(division__prefix__startswith=prefix)
+        | Q(school__township__prefix__startswith=prefix)
+        | Q(school_class__school__township__prefix__startswith=prefix)
+    ).select_related("division", "school", "school_class__school")
+
+
+def audit_for(user: User) -> QuerySet[AuditEntry]:
+    require(user, Perm.VIEW_AUDIT)
+    if not user.division_id or user.division.level > Division.Level.COUNTY:
+        return AuditEntry.objects.none()
+    return AuditEntry.objects.filter(chain__startswith=user.division.prefix)

@@ -1,0 +1,13 @@
+"""Helpers shared by the services of every app."""
+
+from django.db import models
+
+
+def snapshot(obj: models.Model, fields) -> dict:
+    """Plain values of `fields` for the audit log (foreign keys by id, dates as strings)."""
+    out = {}
+    for name in fields:
+        field = obj._meta.get_field(name)
+        value = getattr(obj, field.attname)
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return out

@@ -1,0 +1,107 @@
+"""Resident ID numbers (GB 11643) and national student numbers, checked with python-stdnum.
+
+`normalise_id_number` repairs what a typist or a spreadsheet does to an ID number
+(full-width digits, spaces, lower-case x, 15-digit legacy numbers) and rejects what
+cannot be repaired, with the reason in Chinese.
+"""
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
+
+
+class InvalidIdNumber(ValueError):
+    """The value cannot be an ID number; `str(exc)` says why in Chinese."""
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    number: str
+    birth_date: dt.date
+    gender: str  # "M" or "F", from the order code's parity
+    repairs: tuple[str, ...] = ()
+
+    @property
+    def county_code(self) -> str:
+        return self.number[:6]
+
+
+_SEPARATORS = re.compile(r"[\s\-_.·]")
+
+
+def normalise_id_number(raw) -> IdNumber:
+    if raw is None or str(raw).strip() == "":
+        raise InvalidIdNumber("证件号为空")
+    text = str(raw)
+    repairs: list[str] = []
+    folded = unicodedata.normalize("NFKC", text)
+    if folded != text:
+        repairs.append("全角字符已转为半角")
+    compact = _SEPARATORS.sub("", folded)
+    if compact != folded.strip():
+        repairs.append("已去除空格或分隔符")
+    if compact.endswith("x"):
+        repairs.append("末位小写x已改为X")
+    compact = compact.upper()
+    if len(compact) == 15 and compact.isdigit():
+        compact = upgrade_15_to_18(compact)
+        repairs.append("15位旧身份证号已升级为18位")
+    if len(compact) != 18:
+        raise InvalidIdNumber(f"证件号长度应为18位，实际为{len(compact)}位")
+    if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
+        raise InvalidIdNumber("证件号含有非法字符（前17位应为数字，末位为数字或X）")
+    try:
+        ric.validate(compact)
+    except stdnum_errors.InvalidChecksum as exc:
+        raise InvalidIdNumber(f"校验位错误（末位应为{ric.calc_check_digit(compact)}）") from exc
+    except stdnum_errors.InvalidComponent as exc:
+        try:
+            ric.get_birth_date(compact)
+        except stdnum_errors.ValidationError:
+            raise InvalidIdNumber(f"证件号中的出生日期{compact[6:14]}不存在") from exc
+        raise InvalidIdNumber(f"证件号前6位{compact[:6]}不是有效的行政区划代码") from exc
+    except stdnum_errors.ValidationError as exc:
+        raise InvalidIdNumber(f"证件号无效：{exc}") from exc
+    birth_date = ric.get_birth_date(compact)
+    if birth_date > dt.date.today():
+        raise InvalidIdNumber(f"证件号中的出生日期{birth_date:%Y-%m-%d}晚于今天")
+    gender = "M" if int(compact[16]) % 2 == 1 else "F"
+    return IdNumber(compact, birth_date, gender, tuple(repairs))
+
+
+def upgrade_15_to_18(number15: str) -> str:
+    """Legacy 15-digit numbers (issued before 1999) omit the century and the check digit."""
+    body = number15[:6] + "19" + number15[6:]
+    return body + ric.calc_check_digit(body + "0")
+
+
+def consistency_errors(id_number: IdNumber, *, birth_date: dt.date | None = None, gender: str | None = None) -> list[tuple[str, str]]:
+    """(field, message) for every declared value the ID number contradicts."""
+    errors = []
+    if birth_date is not None and birth_date != id_number.birth_date:
+        errors.append(("birth_date", f"出生日期{birth_date:%Y-%m-%d}与证件号中的{id_number.birth_date:%Y-%m-%d}不一致"))
+    if gender and gender != id_number.gender:
+        errors.append(("gender", f"性别与证件号不一致（证件号第17位表示{'男' if id_number.gender == 'M' else '女'}）"))
+    return errors
+
+
+_STUDENT_NUMBER = re.compile(r"^(?:G\d{17}[\dX]|J[0-9A-Z]{18}|L[0-9A-Z]{10,19})$")
+
+
+def normalise_student_number(raw) -> str:
+    """全国学籍号: G + 18-digit ID, J + 18 characters, or L + a temporary code."""
+    if raw is None or str(raw).strip() == "":
+        return ""
+    value = _SEPARATORS.sub("", unicodedata.normalize("NFKC", str(raw))).upper()
+    if not _STUDENT_NUMBER.match(value):
+        raise InvalidIdNumber("全国学籍号格式应为 G+18位身份证号、J+18位字符 或 L+临时编码")
+    if value[0] == "G":
+        try:
+            normalise_id_number(value[1:])
+        except InvalidIdNumber as exc:
+            raise InvalidIdNumber(f"G字头学籍号中的身份证号无效：{exc}") from exc
+    return value

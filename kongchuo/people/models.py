@@ -1,0 +1,162 @@
+"""Children (whoever knows of them), their guardians, groups and provenance."""
+
+from django.conf import settings
+from django.db import models
+
+from kongchuo.core.choices import ETHNICITIES, Gender, Source
+from kongchuo.places.models import Division, School, SchoolClass
+
+
+class Child(models.Model):
+    class IdStatus(models.TextChoices):
+        VALID = "valid", "已核验"
+        PENDING = "pending", "证件号待核正"  # missing or invalid; the person is kept and left to matching
+
+    class Health(models.TextChoices):
+        GOOD = "1", "健康或良好"
+        FAIR = "2", "一般或较弱"
+        CHRONIC = "3", "有慢性病"
+        DISABLED = "6", "残疾"
+
+    class DisabilityCategory(models.TextChoices):
+        VISUAL = "visual", "视力残疾"
+        HEARING = "hearing", "听力残疾"
+        SPEECH = "speech", "言语残疾"
+        PHYSICAL = "physical", "肢体残疾"
+        INTELLECTUAL = "intellectual", "智力残疾"
+        MENTAL = "mental", "精神残疾"
+        MULTIPLE = "multiple", "多重残疾"
+
+    class DisabilityGrade(models.IntegerChoices):
+        ONE = 1, "一级"
+        TWO = 2, "二级"
+        THREE = 3, "三级"
+        FOUR = 4, "四级"
+
+    id_number = models.CharField("居民身份证号", max_length=18, null=True, blank=True)
+    id_number_status = models.CharField("证件号状态", max_length=10, choices=IdStatus.choices, default=IdStatus.VALID)
+    id_number_raw = models.CharField("原始证件号", max_length=40, blank=True, help_text="未通过校验的原值，待核正")
+    name = models.CharField("姓名", max_length=40)
+    name_pinyin = models.CharField("姓名拼音", max_length=120, blank=True, db_index=True)
+    name_initials = models.CharField("拼音首字母", max_length=20, blank=True, db_index=True)
+    gender = models.CharField("性别", max_length=1, choices=Gender.choices)
+    birth_date = models.DateField("出生日期")
+    ethnicity = models.CharField("民族", max_length=2, choices=ETHNICITIES, default="01")
+    health = models.CharField("健康状况", max_length=1, choices=Health.choices, default=Health.GOOD)
+    disability_category = models.CharField("残疾类别", max_length=20, choices=DisabilityCategory.choices, blank=True)
+    disability_grade = models.PositiveSmallIntegerField("残疾等级", choices=DisabilityGrade.choices, null=True, blank=True)
+    disability_certificate_no = models.CharField("残疾证号", max_length=30, blank=True)
+
+    household_division = models.ForeignKey(Division, verbose_name="户籍地区划", null=True, blank=True, on_delete=models.PROTECT, related_name="household_children")
+    household_address = models.CharField("户籍地址", max_length=200, blank=True)
+    current_division = models.ForeignKey(Division, verbose_name="现住址区划", null=True, blank=True, on_delete=models.PROTECT, related_name="resident_children")
+    current_address = models.CharField("现住址", max_length=200, blank=True)
+
+    # Denormalised scope columns (DESIGN.md §11): every row of children's data carries its
+    # county, township, school and class so that scoping is one indexed filter.
+    county = models.ForeignKey(Division, verbose_name="所属县", on_delete=models.PROTECT, related_name="county_children")
+    township = models.ForeignKey(Division, verbose_name="所属乡镇", null=True, blank=True, on_delete=models.PROTECT, related_name="township_children")
+    current_school = models.ForeignKey(School, verbose_name="当前就读学校", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children")
+    current_class = models.ForeignKey(SchoolClass, verbose_name="当前班级", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children")
+
+    created_at = models.DateTimeField("建档时间", auto_now_add=True)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "儿童"
+        verbose_name_plural = verbose_name
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["id_number"], condition=models.Q(id_number__isnull=False), name="child_id_number_unique"),
+            models.CheckConstraint(
+                name="child_valid_id_present",
+                condition=models.Q(id_number_status="pending") | models.Q(id_number__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["county", "name"]),
+            models.Index(fields=["township", "name"]),
+            models.Index(fields=["current_school", "name"]),
+            models.Index(fields=["current_class"]),
+            models.Index(fields=["birth_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Guardian(models.Model):
+    class Relation(models.TextChoices):
+        FATHER = "father", "父亲"
+        MOTHER = "mother", "母亲"
+        GRANDFATHER = "grandfather", "祖父"
+        GRANDMOTHER = "grandmother", "祖母"
+        MATERNAL_GRANDFATHER = "maternal_grandfather", "外祖父"
+        MATERNAL_GRANDMOTHER = "maternal_grandmother", "外祖母"
+        RELATIVE = "relative", "其他亲属"
+        OTHER = "other", "其他监护人"
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="guardians")
+    name = models.CharField("监护人姓名", max_length=40)
+    relation = models.CharField("与儿童关系", max_length=30, choices=Relation.choices)
+    phone = models.CharField("联系电话", max_length=30, blank=True)
+    order = models.PositiveSmallIntegerField("顺序", default=1)
+
+    class Meta:
+        verbose_name = "监护人"
+        verbose_name_plural = verbose_name
+        ordering = ["child", "order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.get_relation_display()}）"
+
+
+class SpecialGroup(models.TextChoices):
+    LEFT_BEHIND = "left_behind", "留守儿童"
+    MIGRANT = "migrant", "随迁子女"
+    RETURNED = "returned", "返乡儿童"
+    SINGLE_PARENT = "single_parent", "单亲家庭"
+    POVERTY_REGISTERED = "poverty_registered", "脱贫户（建档立卡）"
+    MONITORED_HOUSEHOLD = "monitored_household", "监测户/边缘户"
+    MINIMUM_LIVING_ALLOWANCE = "minimum_living_allowance", "低保"
+    EXTREME_POVERTY_SUPPORT = "extreme_poverty_support", "特困供养"
+    ORPHAN = "orphan", "孤儿"
+    DE_FACTO_UNSUPPORTED = "de_facto_unsupported", "事实无人抚养儿童"
+    CHILD_IN_DIFFICULTY = "child_in_difficulty", "困境儿童"
+    DISABLED = "disabled", "残疾儿童"
+
+
+class GroupMembership(models.Model):
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="groups")
+    group = models.CharField("重点群体", max_length=40, choices=SpecialGroup.choices)
+    source = models.CharField("来源", max_length=30, choices=Source.choices)
+    recorded_on = models.DateField("认定日期")
+    valid_until = models.DateField("有效期至", null=True, blank=True)
+    note = models.CharField("备注", max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = "重点群体身份"
+        verbose_name_plural = verbose_name
+        ordering = ["child", "group"]
+        constraints = [models.UniqueConstraint(fields=["child", "group", "source"], name="membership_once_per_source")]
+        indexes = [models.Index(fields=["group", "child"])]
+
+    def __str__(self) -> str:
+        return self.get_group_display()
+
+
+class FieldProvenance(models.Model):
+    """Which source supplied a child's field value, and when (the latest supply wins the row)."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="provenance")
+    field = models.CharField("字段", max_length=40)
+    source = models.CharField("来源", max_length=30, choices=Source.choices)
+    reference = models.CharField("来源批次", max_length=100, blank=True)
+    recorded_at = models.DateTimeField("记录时间")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "字段来源"
+        verbose_name_plural = verbose_name
+        constraints = [models.UniqueConstraint(fields=["child", "field", "source"], name="provenance_per_field_source")]
+        indexes = [models.Index(fields=["source", "child"])]

@@ -1,0 +1,14 @@
+from kongchuo.accounts.scoping import Perm, has_perm
+
+
+def shell(request):
+    """The role-aware left menu and the unit shown in the top bar."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    menu = [("home", "工作台"), ("child_list", "学生档案"), ("school_list", "学校")]
+    if has_perm(user, Perm.VIEW_AUDIT):
+        menu.append(("audit_list", "审计日志"))
+    if has_perm(user, Perm.MANAGE_USERS):
+        menu.append(("user_list", "用户与角色"))
+    return {"menu": menu, "role_label": user.get_role_display() if user.role else "未分配角色"}
