@@ -105,3 +105,9 @@ def normalise_student_number(raw) -> str:
         except InvalidIdNumber as exc:
             raise InvalidIdNumber(f"G字头学籍号中的身份证号无效：{exc}") from exc
     return value
+
+
+def compose_id_number(region: str, birth_date: dt.date, order: int) -> str:
+    """Build a valid 18-digit number (demo data and tests): odd order codes are male, even female."""
+    body = f"{region}{birth_date:%Y%m%d}{order:03d}"
+    return body + ric.calc_check_digit(body + "0")
