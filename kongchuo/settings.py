@@ -178,6 +178,8 @@ STORAGES = {
 }
 # Without collectstatic (development, tests) whitenoise serves straight from the app folders.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 TASKS = {"default": {"BACKEND": os.getenv("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 

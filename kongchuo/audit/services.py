@@ -25,6 +25,18 @@ def entry_hash(*, chain, seq, at, actor_id, actor_name, action, object_type, obj
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def chain_for_user(user) -> str:
+    """The chain of the county a user works in (school and class accounts have no division of their own)."""
+    node = None
+    if getattr(user, "division_id", None):
+        node = user.division
+    elif getattr(user, "school_id", None):
+        node = user.school.county
+    elif getattr(user, "school_class_id", None):
+        node = user.school_class.school.county
+    return node.prefix[:6] if node is not None and len(node.prefix) >= 6 else SYSTEM_CHAIN
+
+
 def _label(obj) -> tuple[str, str]:
     if obj is None:
         return "", ""

@@ -22,7 +22,9 @@ def mask_student_number(value: str | None) -> str:
     return value[0] + mask_id_number(value[1:]) if value[0].isalpha() else mask_id_number(value)
 
 
-_ID_LIKE = re.compile(r"\b\d{17}[\dXx]\b|\b\d{15}\b")
+# Not \b: in Chinese text an ID number sits between CJK characters, which are word characters too
+# ("身份证号500229…"), and a G student number puts a letter in front of it.
+_ID_LIKE = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dA-Za-z])|(?<!\d)\d{15}(?!\d)")
 
 
 def mask_in_text(text: str) -> str:
@@ -30,13 +32,23 @@ def mask_in_text(text: str) -> str:
     return _ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
 
 
+def _masked_value(value):
+    if isinstance(value, str):
+        return mask_in_text(value)
+    if isinstance(value, dict):
+        return masked_snapshot(value)
+    if isinstance(value, (list, tuple)):
+        return [_masked_value(v) for v in value]
+    return value
+
+
 def masked_snapshot(values: dict) -> dict:
+    """Mask ID-number fields by name and ID-shaped text anywhere, nested values included
+    (an export's filters carry the search text, which may be a full ID number)."""
     out = {}
     for key, value in values.items():
-        if key in MASK_FIELDS:
+        if key in MASK_FIELDS and not isinstance(value, (dict, list, tuple)):
             out[key] = mask_student_number(value) if key == "national_student_number" else mask_id_number(value)
-        elif isinstance(value, str):
-            out[key] = mask_in_text(value)
         else:
-            out[key] = value
+            out[key] = _masked_value(value)
     return out

@@ -40,3 +40,7 @@ class GuardianForm(forms.ModelForm):
     class Meta:
         model = Guardian
         fields = ["name", "relation", "phone", "order"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["relation"].choices = [("", "与儿童关系"), *Guardian.Relation.choices]

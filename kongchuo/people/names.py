@@ -6,7 +6,7 @@ import unicodedata
 from pypinyin import Style, lazy_pinyin
 
 _SPACES = re.compile(r"\s+")
-_DOTS = re.compile(r"[·•・．.]")
+_DOTS = re.compile(r"[·•・．.‧∙⋅]")  # also U+2027, U+2219, U+22C5, which IMEs and Word produce
 
 
 def clean_name(raw: str) -> str:

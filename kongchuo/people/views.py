@@ -7,12 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from kongchuo.accounts.scoping import Perm, divisions_for, get_child_for_user, has_perm, schools_for
-from kongchuo.audit.services import audit_record
+from kongchuo.audit.services import audit_record, chain_for_user
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.paging import paginate
 from kongchuo.people import exports
 from kongchuo.people.forms import ChildEditForm, ChildFilterForm, GuardianForm
-from kongchuo.people.models import Guardian
+from kongchuo.people.models import Child, Guardian
 from kongchuo.people.selectors import ChildFilters, child_list_for_user
 from kongchuo.people.services import child_update, guardian_delete, guardian_save
 from kongchuo.places.models import Division
@@ -42,7 +42,7 @@ def child_export(request):
     _, filters = _filters(request)
     children = child_list_for_user(request.user, filters)
     content, count = exports.child_list_xlsx(children)
-    audit_record(actor=request.user, action="export", chain=request.user.division.prefix[:6] if request.user.division_id else "-",
+    audit_record(actor=request.user, action="export", chain=chain_for_user(request.user),
                  summary=f"导出儿童名单 {count} 人（证件号已脱敏）", after={"filters": filters.__dict__, "rows": count})
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = "attachment; filename*=UTF-8''children.xlsx"
@@ -61,12 +61,22 @@ def child_detail(request, child_id: int):
         "guardians": child.guardians.all(),
         "groups": child.groups.all(),
         "enrolments": enrolments,
-        "provenance": child.provenance.order_by("field", "source"),
+        "provenance": _provenance_by_source(child),
         "can_edit": has_perm(request.user, Perm.EDIT_CHILD),
         "can_change_enrolment": has_perm(request.user, Perm.CHANGE_ENROLMENT),
         "guardian_form": GuardianForm(),
     }
     return render(request, "people/child_detail.html", context)
+
+
+def _provenance_by_source(child) -> list[dict]:
+    """One line per source: which fields it supplied, when and in which batch."""
+    rows: dict[str, dict] = {}
+    for p in child.provenance.order_by("source", "field"):
+        row = rows.setdefault(p.source, {"source": p.get_source_display(), "fields": [], "reference": p.reference, "at": p.recorded_at})
+        row["fields"].append(str(Child._meta.get_field(p.field).verbose_name))
+        row["at"] = max(row["at"], p.recorded_at)
+    return list(rows.values())
 
 
 def child_edit(request, child_id: int):

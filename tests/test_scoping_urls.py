@@ -1,0 +1,251 @@
+"""Walk every URL of the app as every persona: nothing outside a user's subtree can be read or changed.
+
+The expectations below are written out by hand from the world's geography (tests/world.py),
+not derived from the scoping helper, so a scoping bug shows up as a mismatch here.
+"""
+
+import datetime as dt
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from kongchuo.enrolments.models import Enrolment, StatusChange
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
+
+PERSONAS = ["county_admin", "county_staff", "township_a", "township_b", "school_a", "teacher_a",
+            "liaison_police", "supervisor", "county2_admin"]
+ALL_CHILDREN = {"a", "b", "x", "c2", "out"}
+VISIBLE_CHILDREN = {
+    "county_admin": {"a", "b", "x", "out"},
+    "county_staff": {"a", "b", "x", "out"},
+    "supervisor": {"a", "b", "x", "out"},
+    "township_a": {"a", "x"},  # x lives in A and studies in B
+    "township_b": {"b", "x", "out"},
+    "school_a": {"a"},
+    "teacher_a": {"a"},
+    "liaison_police": {"a", "out"},  # only children the police list supplied
+    "county2_admin": {"c2"},
+}
+ALL_SCHOOLS = {"school_a", "school_b", "school_c2"}
+VISIBLE_SCHOOLS = {
+    "county_admin": {"school_a", "school_b"}, "county_staff": {"school_a", "school_b"},
+    "supervisor": {"school_a", "school_b"}, "liaison_police": {"school_a", "school_b"},
+    "township_a": {"school_a"}, "township_b": {"school_b"}, "school_a": {"school_a"}, "teacher_a": {"school_a"},
+    "county2_admin": {"school_c2"},
+}
+CAN_EDIT_CHILD = {"county_admin", "county_staff", "township_a", "township_b", "school_a", "teacher_a", "county2_admin"}
+CAN_CHANGE_ENROLMENT = {"county_admin", "county_staff", "school_a", "county2_admin"}
+CAN_SEE_AUDIT = {"county_admin", "county_staff", "supervisor", "county2_admin"}
+CAN_MANAGE_USERS = {"county_admin", "county2_admin"}
+
+# Every named URL must be classified here; a new URL fails test_every_url_is_classified until it is.
+CHILD_READ = {"child_detail"}
+CHILD_WRITE = {"child_edit", "guardian_add", "guardian_remove"}
+ENROLMENT_WRITE = {"enrolment_transition"}
+SCHOOL_READ = {"school_detail"}
+LISTS = {"home", "child_list", "child_export", "school_list", "audit_list", "user_list", "password_change"}
+PUBLIC = {"login", "logout"}
+
+
+def _patterns(resolver=None, prefix=""):
+    for p in (resolver or get_resolver()).url_patterns:
+        if isinstance(p, URLResolver):
+            yield from _patterns(p, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p
+
+
+def test_every_url_is_classified():
+    known = CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | PUBLIC
+    names = {p.name for _, p in _patterns() if p.name}
+    unnamed = [route for route, p in _patterns() if not p.name and not route.startswith("static")]
+    assert not unnamed, f"unnamed URL patterns cannot be walked: {unnamed}"
+    assert names == known, f"classify these URLs in this test: {names ^ known}"
+
+
+def fingerprint():
+    """Everything a write could touch (audit entries excluded: reads are logged too)."""
+    return (
+        list(Child.objects.order_by("pk").values()),
+        list(Guardian.objects.order_by("pk").values()),
+        list(Enrolment.objects.order_by("pk").values()),
+        StatusChange.objects.count(),
+        list(GroupMembership.objects.order_by("pk").values()),
+        FieldProvenance.objects.count(),
+    )
+
+
+def child_urls(world, key):
+    child = world.children[key]
+    guardian = child.guardians.first()
+    return {
+        "child_detail": reverse("child_detail", args=[child.pk]),
+        "child_edit": reverse("child_edit", args=[child.pk]),
+        "guardian_add": reverse("guardian_add", args=[child.pk]),
+        "guardian_remove": reverse("guardian_remove", args=[child.pk, guardian.pk]),
+    }
+
+
+def write_payload(world, name, key):
+    """A valid form for each write URL, so only authorisation can stop it."""
+    child = Child.objects.get(pk=world.children[key].pk)
+    if name == "child_edit":
+        return {"name": child.name + "改", "gender": child.gender, "birth_date": child.birth_date.isoformat(),
+                "id_number": child.id_number, "ethnicity": "15", "health": "1", "household_division": child.household_division_id,
+                "household_address": "新地址", "current_address": "新现住址"}
+    if name == "guardian_add":
+        return {"name": "王大山", "relation": "grandfather", "phone": "13900000000", "order": 2}
+    if name == "enrolment_transition":
+        return {"to_status": "suspended", "effective_date": dt.date.today().isoformat(), "reason": "因病休学（测试）"}
+    return {}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_out_of_scope_children_cannot_be_read_or_changed(world, client, persona):
+    user = world.users[persona]
+    hidden = ALL_CHILDREN - VISIBLE_CHILDREN[persona]
+    assert hidden, "every persona must have something outside its scope"
+    before = fingerprint()
+    for key in sorted(hidden):
+        for name, url in child_urls(world, key).items():
+            client.force_login(user)
+            assert client.get(url).status_code in (403, 404, 405), (persona, key, name, "GET")
+            client.force_login(user)
+            response = client.post(url, write_payload(world, name, key))
+            assert response.status_code in (403, 404), (persona, key, name, "POST", response.status_code)
+        enrolment = Enrolment.objects.filter(child=world.children[key]).first()
+        if enrolment is not None:
+            url = reverse("enrolment_transition", args=[enrolment.pk])
+            client.force_login(user)
+            assert client.get(url).status_code in (403, 404)
+            client.force_login(user)
+            assert client.post(url, write_payload(world, "enrolment_transition", key)).status_code in (403, 404)
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_in_scope_children_readable_and_writable_only_with_the_role(world, client, persona):
+    user = world.users[persona]
+    client.force_login(user)
+    for key in sorted(VISIBLE_CHILDREN[persona]):
+        urls = child_urls(world, key)
+        assert client.get(urls["child_detail"]).status_code == 200, (persona, key)
+        expected_edit = 200 if persona in CAN_EDIT_CHILD else 403
+        assert client.get(urls["child_edit"]).status_code == expected_edit, (persona, key)
+    # One write per persona on its first visible child: allowed roles change it, others get 403.
+    key = sorted(VISIBLE_CHILDREN[persona])[0]
+    before = fingerprint()
+    response = client.post(child_urls(world, key)["guardian_add"], write_payload(world, "guardian_add", key))
+    if persona in CAN_EDIT_CHILD:
+        assert response.status_code == 302 and fingerprint() != before
+    else:
+        assert response.status_code == 403 and fingerprint() == before
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_enrolment_changes_need_the_role_and_the_school(world, client, persona):
+    user = world.users[persona]
+    for key in sorted(VISIBLE_CHILDREN[persona]):
+        enrolment = Enrolment.objects.filter(child=world.children[key]).first()
+        if enrolment is None:
+            continue
+        url = reverse("enrolment_transition", args=[enrolment.pk])
+        school_key = {world.school_a.pk: "school_a", world.school_b.pk: "school_b", world.school_c2.pk: "school_c2"}[enrolment.school_id]
+        allowed = persona in CAN_CHANGE_ENROLMENT and school_key in VISIBLE_SCHOOLS[persona]
+        client.force_login(user)
+        status = client.get(url).status_code
+        assert status == (200 if allowed else 403) or (not allowed and status == 404), (persona, key, status)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_schools_outside_scope_are_404(world, client, persona):
+    client.force_login(world.users[persona])
+    schools = {"school_a": world.school_a, "school_b": world.school_b, "school_c2": world.school_c2}
+    for key, school in schools.items():
+        status = client.get(reverse("school_detail", args=[school.pk])).status_code
+        assert status == (200 if key in VISIBLE_SCHOOLS[persona] else 404), (persona, key)
+    listing = client.get(reverse("school_list")).content.decode()
+    for key, school in schools.items():
+        assert (school.name in listing) == (key in VISIBLE_SCHOOLS[persona]), (persona, key)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_lists_and_exports_show_only_the_subtree(world, client, persona):
+    client.force_login(world.users[persona])
+    listing = client.get(reverse("child_list")).content.decode()
+    home = client.get(reverse("home"))
+    assert home.status_code == 200
+    assert home.context["counts"]["total"] == len(VISIBLE_CHILDREN[persona])
+    for key in ALL_CHILDREN:
+        assert (world.children[key].name in listing) == (key in VISIBLE_CHILDREN[persona]), (persona, key)
+    # Filtering by an out-of-scope school or township must not widen the scope.
+    for params in ({"school": world.school_c2.pk}, {"township": world.township_b.pk}, {"q": world.children["c2"].name}):
+        page = client.get(reverse("child_list"), params)
+        shown = {c.pk for c in page.context["page"]}
+        assert shown <= {world.children[k].pk for k in VISIBLE_CHILDREN[persona]}, (persona, params)
+    export = client.get(reverse("child_export"))
+    assert export.status_code == 200
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_filelike(__import__("io").BytesIO(export.content)).get_sheet_by_index(0).to_python()
+    exported = {row[0] for row in rows[1:]}
+    assert exported == {world.children[k].name for k in VISIBLE_CHILDREN[persona]}, persona
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_audit_and_user_pages_need_their_roles(world, client, persona):
+    client.force_login(world.users[persona])
+    assert client.get(reverse("audit_list")).status_code == (200 if persona in CAN_SEE_AUDIT else 403)
+    assert client.get(reverse("user_list")).status_code == (200 if persona in CAN_MANAGE_USERS else 403)
+
+
+def test_audit_page_shows_only_own_county(world, client):
+    client.force_login(world.users["county2_admin"])
+    client.get(reverse("child_detail", args=[world.children["c2"].pk]))
+    client.force_login(world.users["county_admin"])
+    client.get(reverse("child_detail", args=[world.children["a"].pk]))
+    page = client.get(reverse("audit_list"), {"action": "view"})
+    summaries = [e.summary for e in page.context["page"]]
+    assert summaries and not any(world.children["c2"].name in s for s in summaries)
+
+
+def test_user_list_shows_only_own_subtree(world, client):
+    client.force_login(world.users["county_admin"])
+    names = {u.username for u in client.get(reverse("user_list")).context["page"]}
+    assert "county2_admin" not in names and {"township_a", "school_a", "teacher_a"} <= names
+
+
+def test_supervisor_changes_nothing_anywhere(world, client):
+    """POST a valid change to every URL of the app as the read-only supervisor."""
+    supervisor = world.users["supervisor"]
+    before = fingerprint()
+    targets = []
+    for key in sorted(VISIBLE_CHILDREN["supervisor"]):
+        targets += [(name, url, key) for name, url in child_urls(world, key).items()]
+        for enrolment in Enrolment.objects.filter(child=world.children[key]):
+            targets.append(("enrolment_transition", reverse("enrolment_transition", args=[enrolment.pk]), key))
+    for route, pattern in _patterns():
+        if pattern.name in LISTS:
+            targets.append((pattern.name, reverse(pattern.name), "a"))
+    targets.append(("school_detail", reverse("school_detail", args=[world.school_a.pk]), "a"))
+    for name, url, key in targets:
+        client.force_login(supervisor)
+        response = client.post(url, write_payload(world, name, key))
+        if name in CHILD_WRITE | ENROLMENT_WRITE:
+            assert response.status_code == 403, (name, response.status_code)
+    assert fingerprint() == before
+
+
+def test_anonymous_is_sent_to_login(world, client):
+    for route, pattern in _patterns():
+        if pattern.name in PUBLIC:
+            continue
+        args = [world.children["a"].pk] if "child_id" in route else []
+        if "guardian_id" in route:
+            args.append(world.children["a"].guardians.first().pk)
+        if "enrolment_id" in route:
+            args = [Enrolment.objects.filter(child=world.children["a"]).first().pk]
+        if "school_id" in route:
+            args = [world.school_a.pk]
+        response = client.get(reverse(pattern.name, args=args))
+        assert response.status_code == 302 and "/login/" in response["Location"], pattern.name
