@@ -24,4 +24,6 @@ urlpatterns = [
     path("schools/<int:school_id>/", places.school_detail, name="school_detail"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("users/", accounts.user_list, name="user_list"),
+    path("users/new/", accounts.user_create_view, name="user_create"),
+    path("users/<int:user_id>/", accounts.user_edit_view, name="user_edit"),
 ]

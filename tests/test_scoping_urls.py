@@ -44,6 +44,7 @@ CHILD_WRITE = {"child_edit", "guardian_add", "guardian_remove"}
 ENROLMENT_WRITE = {"enrolment_transition"}
 SCHOOL_READ = {"school_detail"}
 LISTS = {"home", "child_list", "child_export", "school_list", "audit_list", "user_list", "password_change"}
+USER_ADMIN = {"user_create", "user_edit"}
 PUBLIC = {"login", "logout"}
 
 
@@ -56,7 +57,7 @@ def _patterns(resolver=None, prefix=""):
 
 
 def test_every_url_is_classified():
-    known = CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | PUBLIC
+    known = CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | PUBLIC
     names = {p.name for _, p in _patterns() if p.name}
     unnamed = [route for route, p in _patterns() if not p.name and not route.startswith("static")]
     assert not unnamed, f"unnamed URL patterns cannot be walked: {unnamed}"
@@ -228,10 +229,12 @@ def test_supervisor_changes_nothing_anywhere(world, client):
         if pattern.name in LISTS:
             targets.append((pattern.name, reverse(pattern.name), "a"))
     targets.append(("school_detail", reverse("school_detail", args=[world.school_a.pk]), "a"))
+    targets.append(("user_create", reverse("user_create"), "a"))
+    targets.append(("user_edit", reverse("user_edit", args=[world.users["teacher_a"].pk]), "a"))
     for name, url, key in targets:
         client.force_login(supervisor)
         response = client.post(url, write_payload(world, name, key))
-        if name in CHILD_WRITE | ENROLMENT_WRITE:
+        if name in CHILD_WRITE | ENROLMENT_WRITE | USER_ADMIN:
             assert response.status_code == 403, (name, response.status_code)
     assert fingerprint() == before
 
@@ -247,5 +250,45 @@ def test_anonymous_is_sent_to_login(world, client):
             args = [Enrolment.objects.filter(child=world.children["a"]).first().pk]
         if "school_id" in route:
             args = [world.school_a.pk]
+        if "user_id" in route:
+            args = [world.users["teacher_a"].pk]
         response = client.get(reverse(pattern.name, args=args))
         assert response.status_code == 302 and "/login/" in response["Location"], pattern.name
+
+
+def _user_form(node_key, **extra):
+    return {"username": "new_user", "full_name": "新用户", "role": "school_admin", "node": node_key,
+            "password": "Qz7-kongchuo-pass", "is_active": "on", **extra}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_user_management_is_for_admins_within_their_subtree(world, client, persona):
+    from kongchuo.accounts.models import User
+
+    client.force_login(world.users[persona])
+    assert client.get(reverse("user_create")).status_code == (200 if persona in CAN_MANAGE_USERS else 403)
+    outsider = world.users["county2_admin" if persona != "county2_admin" else "county_admin"]
+    assert client.get(reverse("user_edit", args=[outsider.pk])).status_code in (403, 404)
+    # Binding a new user to a school outside the subtree is refused (the node is not offered).
+    foreign_school = world.school_c2 if persona != "county2_admin" else world.school_a
+    response = client.post(reverse("user_create"), _user_form(f"s{foreign_school.pk}"))
+    assert response.status_code in (200, 403) and not User.objects.filter(username="new_user").exists()
+
+
+def test_county_admin_creates_and_rebinds_a_user(world, client):
+    from kongchuo.accounts.models import User
+    from kongchuo.audit.models import AuditEntry
+
+    client.force_login(world.users["county_admin"])
+    response = client.post(reverse("user_create"), _user_form(f"s{world.school_b.pk}"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    user = User.objects.get(username="new_user")
+    assert user.school == world.school_b and user.check_password("Qz7-kongchuo-pass")
+    assert AuditEntry.objects.filter(object_type="accounts.user", object_id=str(user.pk), action="create").exists()
+    # A role that needs a class cannot be bound to a school.
+    response = client.post(reverse("user_edit", args=[user.pk]), _user_form(f"s{world.school_b.pk}", role="class_teacher"))
+    assert response.status_code == 200 and "须绑定到班级" in response.content.decode()
+    response = client.post(reverse("user_edit", args=[user.pk]), _user_form(f"c{world.class_b.pk}", role="class_teacher"))
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.role, user.school_class, user.school) == ("class_teacher", world.class_b, None)
