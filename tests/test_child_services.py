@@ -22,8 +22,13 @@ FULL_ID = re.compile(r"\d{17}[\dXx]")
 
 def _create(world, **overrides):
     values = {
-        "actor": world.users["county_staff"], "name": "刘小强", "gender": "M", "birth_date": BIRTH,
-        "id_number": NEW_ID, "household_division": world.village_b, "household_address": "二组",
+        "actor": world.users["county_staff"],
+        "name": "刘小强",
+        "gender": "M",
+        "birth_date": BIRTH,
+        "id_number": NEW_ID,
+        "household_division": world.village_b,
+        "household_address": "二组",
     }
     values.update(overrides)
     return child_create(**values)
@@ -39,6 +44,7 @@ def _entries_text() -> str:
 
 
 # --- create ------------------------------------------------------------------------------------
+
 
 def test_invalid_id_is_refused_with_a_chinese_message_on_id_number(world):
     before = Child.objects.count()
@@ -73,7 +79,9 @@ def test_gender_inconsistent_with_id_is_refused(world):
 
 
 def test_the_normalised_id_is_stored(world):
-    sloppy = " ".join([NEW_ID[:6], NEW_ID[6:14], NEW_ID[14:]]).translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+    sloppy = " ".join([NEW_ID[:6], NEW_ID[6:14], NEW_ID[14:]]).translate(
+        {ord(d): ord(d) + 0xFEE0 for d in "0123456789"}
+    )
     child = _create(world, id_number=sloppy)
     child.refresh_from_db()
     assert child.id_number == NEW_ID
@@ -103,8 +111,12 @@ def test_pending_id_still_refuses_a_valid_id_that_contradicts_the_birth_date(wor
 def test_duplicate_id_is_refused_even_when_typed_differently(world):
     existing = world.children["a"]
     with pytest.raises(ValidationError) as exc:
-        _create(world, id_number=f"{existing.id_number[:6]} {existing.id_number[6:]}",
-                birth_date=existing.birth_date, gender=existing.gender)
+        _create(
+            world,
+            id_number=f"{existing.id_number[:6]} {existing.id_number[6:]}",
+            birth_date=existing.birth_date,
+            gender=existing.gender,
+        )
     assert "该身份证号已登记在系统中" in _errors(exc)["id_number"][0]
     assert Child.objects.filter(id_number=existing.id_number).count() == 1
 
@@ -112,7 +124,11 @@ def test_duplicate_id_is_refused_even_when_typed_differently(world):
 def test_county_and_township_come_from_the_household_village(world):
     child = _create(world, household_division=world.village_b)
     assert (child.county, child.township) == (world.county, world.township_b)
-    elsewhere = _create(world, id_number=compose_id_number("500230", BIRTH, 23), household_division=Division.objects.get(code="500230101001"))
+    elsewhere = _create(
+        world,
+        id_number=compose_id_number("500230", BIRTH, 23),
+        household_division=Division.objects.get(code="500230101001"),
+    )
     assert elsewhere.county == world.county2
     assert elsewhere.township.parent == world.county2
 
@@ -128,7 +144,9 @@ def test_county_without_address_needs_an_explicit_county(world):
 def test_provenance_is_written_with_the_source(world):
     child = _create(world, source=Source.HOUSEHOLD, reference="2026年户籍名单")
     rows = {p.field: p for p in FieldProvenance.objects.filter(child=child)}
-    assert {"id_number", "name", "gender", "birth_date", "household_division", "household_address"} <= set(rows)
+    assert {"id_number", "name", "gender", "birth_date", "household_division", "household_address"} <= set(
+        rows
+    )
     assert "current_address" not in rows  # not given, so no source claimed for it
     assert "county" not in rows  # derived, not supplied
     assert {p.source for p in rows.values()} == {Source.HOUSEHOLD}
@@ -146,10 +164,13 @@ def test_create_is_audited_with_the_id_masked(world):
 
 # --- update ------------------------------------------------------------------------------------
 
+
 def test_update_audits_only_the_changed_fields(world):
     child = world.children["a"]
     n = AuditEntry.objects.count()
-    child_update(actor=world.users["county_staff"], child=child, name="张 晓明", household_address="一组", health="1")
+    child_update(
+        actor=world.users["county_staff"], child=child, name="张 晓明", household_address="一组", health="1"
+    )
     entry = AuditEntry.objects.order_by("-id").first()
     assert AuditEntry.objects.count() == n + 1
     assert entry.action == "update" and entry.object_id == str(child.pk)
@@ -161,8 +182,14 @@ def test_update_audits_only_the_changed_fields(world):
 
 def test_update_provenance_only_for_changed_fields(world):
     child = world.children["a"]
-    child_update(actor=world.users["school_a"], child=child, source=Source.SCHOOL, reference="学校核对",
-                 current_address="县城滨河路8号", household_address="一组")
+    child_update(
+        actor=world.users["school_a"],
+        child=child,
+        source=Source.SCHOOL,
+        reference="学校核对",
+        current_address="县城滨河路8号",
+        household_address="一组",
+    )
     school_rows = FieldProvenance.objects.filter(child=child, source=Source.SCHOOL)
     assert list(school_rows.values_list("field", flat=True)) == ["current_address"]
 
@@ -171,8 +198,15 @@ def test_no_op_update_writes_no_audit_entry(world):
     child = world.children["a"]
     n = AuditEntry.objects.count()
     provenance = FieldProvenance.objects.count()
-    child_update(actor=world.users["county_staff"], child=child, name=" 张小明 ", gender=child.gender,
-                 birth_date=child.birth_date, id_number=child.id_number, household_division=child.household_division)
+    child_update(
+        actor=world.users["county_staff"],
+        child=child,
+        name=" 张小明 ",
+        gender=child.gender,
+        birth_date=child.birth_date,
+        id_number=child.id_number,
+        household_division=child.household_division,
+    )
     assert AuditEntry.objects.count() == n
     assert FieldProvenance.objects.count() == provenance
 
@@ -181,8 +215,12 @@ def test_changing_the_id_is_audited_masked_and_never_in_full(world):
     child = world.children["a"]
     old = child.id_number
     new = compose_id_number("500229", child.birth_date, 31)
-    child_update(actor=world.users["county_staff"], child=child, id_number=new,
-                 household_address=f"一组（原证件号{old}）")
+    child_update(
+        actor=world.users["county_staff"],
+        child=child,
+        id_number=new,
+        household_address=f"一组（原证件号{old}）",
+    )
     entry = AuditEntry.objects.order_by("-id").first()
     assert set(entry.before) == {"id_number", "household_address"}
     assert entry.before["id_number"] == old[:6] + "********" + old[-4:]
@@ -215,7 +253,11 @@ def test_correcting_a_pending_id_makes_it_valid(world):
     child = _create(world, id_number="5002292016090102", allow_pending_id=True)
     child_update(actor=world.users["county_staff"], child=child, id_number=NEW_ID)
     child.refresh_from_db()
-    assert (child.id_number, child.id_number_status, child.id_number_raw) == (NEW_ID, Child.IdStatus.VALID, "")
+    assert (child.id_number, child.id_number_status, child.id_number_raw) == (
+        NEW_ID,
+        Child.IdStatus.VALID,
+        "",
+    )
 
 
 def test_moving_household_to_another_township_moves_the_scope(world):
@@ -229,4 +271,6 @@ def test_moving_household_to_another_township_moves_the_scope(world):
 
 def test_update_refuses_fields_it_does_not_own(world):
     with pytest.raises(ValueError):
-        child_update(actor=world.users["county_staff"], child=world.children["a"], current_school=world.school_b)
+        child_update(
+            actor=world.users["county_staff"], child=world.children["a"], current_school=world.school_b
+        )

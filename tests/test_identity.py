@@ -33,6 +33,7 @@ def _refused(raw) -> str:
 
 # --- resident ID numbers ------------------------------------------------------------------------
 
+
 def test_valid_18_digit_number_is_accepted_with_birth_date_and_gender():
     assert _check_digit(VALID[:17]) == VALID[17]
     checked = normalise_id_number(VALID)
@@ -91,13 +92,16 @@ def test_full_width_lower_case_x_is_repaired():
     assert checked.number == VALID_X
 
 
-@pytest.mark.parametrize("raw", [
-    "500229 20170305 0112",
-    "500229-20170305-0112",
-    "500229\u300020170305\u30000112",  # ideographic space
-    " 5002292017 0305 0112 ",
-    "500229_20170305.0112",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "500229 20170305 0112",
+        "500229-20170305-0112",
+        "500229\u300020170305\u30000112",  # ideographic space
+        " 5002292017 0305 0112 ",
+        "500229_20170305.0112",
+    ],
+)
 def test_spaces_and_hyphens_inside_are_repaired(raw):
     checked = normalise_id_number(raw)
     assert checked.number == VALID
@@ -125,7 +129,9 @@ def test_15_digit_upgrade_matches_the_standards_own_example():
     assert checked.gender == "F"
 
 
-@pytest.mark.parametrize("raw, length", [("50022920170305", 14), ("5002292017030501120", 19), ("5002292017030501", 16)])
+@pytest.mark.parametrize(
+    "raw, length", [("50022920170305", 14), ("5002292017030501120", 19), ("5002292017030501", 16)]
+)
 def test_wrong_length_is_refused_with_the_length(raw, length):
     assert _refused(raw) == f"证件号长度应为18位，实际为{length}位"
 
@@ -135,7 +141,9 @@ def test_empty_is_refused(raw):
     assert _refused(raw) == "证件号为空"
 
 
-@pytest.mark.parametrize("raw", ["50022920170A050112", "5002292017030501Y2", "500229201703050Z1X", "50022920170305011Y"])
+@pytest.mark.parametrize(
+    "raw", ["50022920170A050112", "5002292017030501Y2", "500229201703050Z1X", "50022920170305011Y"]
+)
 def test_letters_in_the_middle_or_a_bad_last_character_are_refused(raw):
     assert "非法字符" in _refused(raw)
 
@@ -151,6 +159,7 @@ def test_birth_date_today_is_accepted():
 
 
 # --- consistency with declared values -------------------------------------------------------------
+
 
 def test_consistent_declared_values_give_no_errors():
     checked = normalise_id_number(VALID)
@@ -178,6 +187,7 @@ def test_both_mismatches_are_reported_together():
 
 
 # --- national student numbers (全国学籍号) ---------------------------------------------------------
+
 
 def test_g_number_embeds_a_valid_id_and_is_normalised():
     assert normalise_student_number("G" + VALID) == "G" + VALID
@@ -208,7 +218,9 @@ def test_empty_student_number_is_allowed():
     assert normalise_student_number(None) == ""
 
 
-@pytest.mark.parametrize("raw", ["ABC", "G123", "X" + VALID, VALID, "G" + VALID + "1", "L12", "学籍号", "J!@#$%^&*()_+=-[]{}"])
+@pytest.mark.parametrize(
+    "raw", ["ABC", "G123", "X" + VALID, VALID, "G" + VALID + "1", "L12", "学籍号", "J!@#$%^&*()_+=-[]{}"]
+)
 def test_garbage_student_numbers_are_refused(raw):
     with pytest.raises(InvalidIdNumber) as exc:
         normalise_student_number(raw)
@@ -217,16 +229,20 @@ def test_garbage_student_numbers_are_refused(raw):
 
 # --- names ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw", [
-    "买买提·艾力",  # U+00B7, the standard
-    "买买提•艾力",  # U+2022 bullet
-    "买买提・艾力",  # U+30FB katakana middle dot
-    "买买提･艾力",  # U+FF65 half-width katakana middle dot
-    "买买提．艾力",  # full-width full stop
-    "买买提.艾力",
-    "买买提‧艾力",  # U+2027 hyphenation point
-    "买买提 · 艾力",
-])
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "买买提·艾力",  # U+00B7, the standard
+        "买买提•艾力",  # U+2022 bullet
+        "买买提・艾力",  # U+30FB katakana middle dot
+        "买买提･艾力",  # U+FF65 half-width katakana middle dot
+        "买买提．艾力",  # full-width full stop
+        "买买提.艾力",
+        "买买提‧艾力",  # U+2027 hyphenation point
+        "买买提 · 艾力",
+    ],
+)
 def test_clean_name_unifies_the_interpunct(raw):
     assert clean_name(raw) == "买买提·艾力"
 
