@@ -12,7 +12,9 @@ urlpatterns = [
     path("", web.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(template_name="accounts/password.html", success_url="/"), name="password_change"),
+    path(
+        "password/", auth_views.PasswordChangeView.as_view(template_name="accounts/password.html", success_url="/"), name="password_change"
+    ),
     path("children/", people.child_list, name="child_list"),
     path("children/export.xlsx", people.child_export, name="child_export"),
     path("children/<int:child_id>/", people.child_detail, name="child_detail"),

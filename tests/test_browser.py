@@ -19,9 +19,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def world_live(transactional_db, live_server):
+def world_live(transactional_db, live_server, monkeypatch):
     # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     return build_world()
 
 

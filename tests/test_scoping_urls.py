@@ -12,8 +12,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from kongchuo.enrolments.models import Enrolment, StatusChange
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
 
-PERSONAS = ["county_admin", "county_staff", "township_a", "township_b", "school_a", "teacher_a",
-            "liaison_police", "supervisor", "county2_admin"]
+PERSONAS = [
+    "county_admin",
+    "county_staff",
+    "township_a",
+    "township_b",
+    "school_a",
+    "teacher_a",
+    "liaison_police",
+    "supervisor",
+    "county2_admin",
+]
 ALL_CHILDREN = {"a", "b", "x", "c2", "out"}
 VISIBLE_CHILDREN = {
     "county_admin": {"a", "b", "x", "out"},
@@ -28,9 +37,14 @@ VISIBLE_CHILDREN = {
 }
 ALL_SCHOOLS = {"school_a", "school_b", "school_c2"}
 VISIBLE_SCHOOLS = {
-    "county_admin": {"school_a", "school_b"}, "county_staff": {"school_a", "school_b"},
-    "supervisor": {"school_a", "school_b"}, "liaison_police": {"school_a", "school_b"},
-    "township_a": {"school_a"}, "township_b": {"school_b"}, "school_a": {"school_a"}, "teacher_a": {"school_a"},
+    "county_admin": {"school_a", "school_b"},
+    "county_staff": {"school_a", "school_b"},
+    "supervisor": {"school_a", "school_b"},
+    "liaison_police": {"school_a", "school_b"},
+    "township_a": {"school_a"},
+    "township_b": {"school_b"},
+    "school_a": {"school_a"},
+    "teacher_a": {"school_a"},
     "county2_admin": {"school_c2"},
 }
 CAN_EDIT_CHILD = {"county_admin", "county_staff", "township_a", "township_b", "school_a", "teacher_a", "county2_admin"}
@@ -91,9 +105,17 @@ def write_payload(world, name, key):
     """A valid form for each write URL, so only authorisation can stop it."""
     child = Child.objects.get(pk=world.children[key].pk)
     if name == "child_edit":
-        return {"name": child.name + "改", "gender": child.gender, "birth_date": child.birth_date.isoformat(),
-                "id_number": child.id_number, "ethnicity": "15", "health": "1", "household_division": child.household_division_id,
-                "household_address": "新地址", "current_address": "新现住址"}
+        return {
+            "name": child.name + "改",
+            "gender": child.gender,
+            "birth_date": child.birth_date.isoformat(),
+            "id_number": child.id_number,
+            "ethnicity": "15",
+            "health": "1",
+            "household_division": child.household_division_id,
+            "household_address": "新地址",
+            "current_address": "新现住址",
+        }
     if name == "guardian_add":
         return {"name": "王大山", "relation": "grandfather", "phone": "13900000000", "order": 2}
     if name == "enrolment_transition":
@@ -225,7 +247,7 @@ def test_supervisor_changes_nothing_anywhere(world, client):
         targets += [(name, url, key) for name, url in child_urls(world, key).items()]
         for enrolment in Enrolment.objects.filter(child=world.children[key]):
             targets.append(("enrolment_transition", reverse("enrolment_transition", args=[enrolment.pk]), key))
-    for route, pattern in _patterns():
+    for _route, pattern in _patterns():
         if pattern.name in LISTS:
             targets.append((pattern.name, reverse(pattern.name), "a"))
     targets.append(("school_detail", reverse("school_detail", args=[world.school_a.pk]), "a"))
@@ -257,8 +279,15 @@ def test_anonymous_is_sent_to_login(world, client):
 
 
 def _user_form(node_key, **extra):
-    return {"username": "new_user", "full_name": "新用户", "role": "school_admin", "node": node_key,
-            "password": "Qz7-kongchuo-pass", "is_active": "on", **extra}
+    return {
+        "username": "new_user",
+        "full_name": "新用户",
+        "role": "school_admin",
+        "node": node_key,
+        "password": "Qz7-kongchuo-pass",
+        "is_active": "on",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -68,12 +68,22 @@ def build_world() -> World:
     start = dt.date(2023, 9, 1)
 
     def child(key, name, region, village, school, klass, order, source=Source.REGISTRY, gender="M"):
-        c = child_create(actor=sys, name=name, gender=gender, birth_date=birth, id_number=compose_id_number(region, birth, order),
-                         household_division=village, household_address="一组", source=source, reference="world")
+        c = child_create(
+            actor=sys,
+            name=name,
+            gender=gender,
+            birth_date=birth,
+            id_number=compose_id_number(region, birth, order),
+            household_division=village,
+            household_address="一组",
+            source=source,
+            reference="world",
+        )
         guardian_save(actor=sys, child=c, name=name[0] + "建国", relation="father", phone="13800000000")
         if school is not None:
-            enrolment_create(actor=sys, child=c, school=school, grade=3, school_class=klass, entry_date=start,
-                             national_student_number="G" + c.id_number)
+            enrolment_create(
+                actor=sys, child=c, school=school, grade=3, school_class=klass, entry_date=start, national_student_number="G" + c.id_number
+            )
         w.children[key] = c
         return c
 

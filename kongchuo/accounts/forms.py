@@ -45,5 +45,12 @@ class UserForm(forms.Form):
     def initial_for(user: User) -> dict:
         node = user.school_class or user.school or user.division
         key = ("c" if user.school_class_id else "s" if user.school_id else "d") + str(node.pk) if node else ""
-        return {"username": user.username, "full_name": user.full_name, "phone": user.phone, "role": user.role,
-                "node": key, "department": user.department, "is_active": user.is_active}
+        return {
+            "username": user.username,
+            "full_name": user.full_name,
+            "phone": user.phone,
+            "role": user.role,
+            "node": key,
+            "department": user.department,
+            "is_active": user.is_active,
+        }

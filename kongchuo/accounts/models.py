@@ -29,7 +29,9 @@ class User(AbstractUser):
     role = models.CharField("角色", max_length=30, choices=Role.choices)
     division = models.ForeignKey(Division, verbose_name="所属区划", null=True, blank=True, on_delete=models.PROTECT, related_name="users")
     school = models.ForeignKey(School, verbose_name="所属学校", null=True, blank=True, on_delete=models.PROTECT, related_name="users")
-    school_class = models.ForeignKey(SchoolClass, verbose_name="所带班级", null=True, blank=True, on_delete=models.PROTECT, related_name="teachers")
+    school_class = models.ForeignKey(
+        SchoolClass, verbose_name="所带班级", null=True, blank=True, on_delete=models.PROTECT, related_name="teachers"
+    )
     department = models.CharField("所属部门", max_length=30, choices=Department.choices, blank=True)
     full_name = models.CharField("姓名", max_length=40, blank=True)
     phone = models.CharField("手机", max_length=30, blank=True)
@@ -41,8 +43,12 @@ class User(AbstractUser):
             models.CheckConstraint(
                 name="user_bound_to_one_node",
                 condition=(
-                    models.Q(role__in=["county_admin", "county_staff", "township_staff", "department_liaison", "supervisor"],
-                             division__isnull=False, school__isnull=True, school_class__isnull=True)
+                    models.Q(
+                        role__in=["county_admin", "county_staff", "township_staff", "department_liaison", "supervisor"],
+                        division__isnull=False,
+                        school__isnull=True,
+                        school_class__isnull=True,
+                    )
                     | models.Q(role="school_admin", school__isnull=False, division__isnull=True, school_class__isnull=True)
                     | models.Q(role="class_teacher", school_class__isnull=False, division__isnull=True, school__isnull=True)
                     | models.Q(role="")  # a bare superuser made by createsuperuser has no node and sees nothing

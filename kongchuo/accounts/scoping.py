@@ -65,6 +65,7 @@ def _nothing(qs: QuerySet) -> QuerySet:
 
 # --- places -----------------------------------------------------------------------------------
 
+
 def schools_for(user: User) -> QuerySet[School]:
     qs = School.objects.select_related("county", "township")
     if user.school_class_id:
@@ -95,6 +96,7 @@ def divisions_for(user: User) -> QuerySet[Division]:
 
 # --- children and enrolments ------------------------------------------------------------------
 
+
 def _open_enrolment_exists(**filters) -> Exists:
     return Exists(Enrolment.objects.filter(child=OuterRef("pk"), status__in=OPEN_STATUSES, **filters))
 
@@ -120,9 +122,12 @@ def children_for(user: User) -> QuerySet[Child]:
 
 
 def get_child_for_user(user: User, child_id: int, *, write: bool = False) -> Child:
-    child = children_for(user).filter(pk=child_id).select_related(
-        "county", "township", "household_division", "current_division", "current_school", "current_class"
-    ).first()
+    child = (
+        children_for(user)
+        .filter(pk=child_id)
+        .select_related("county", "township", "household_division", "current_division", "current_school", "current_class")
+        .first()
+    )
     if child is None:
         raise Http404("没有找到该儿童，或不在您的管辖范围内")
     if write:
@@ -156,6 +161,7 @@ def get_school_for_user(user: User, school_id: int) -> School:
 
 
 # --- accounts and audit -----------------------------------------------------------------------
+
 
 def users_for(user: User) -> QuerySet[User]:
     require(user, Perm.MANAGE_USERS)

@@ -5,15 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from kongchuo.accounts.models import Role, User
-from kongchuo.audit.services import audit_record
+from kongchuo.audit.services import audit_record, chain_for_user
 from kongchuo.core.services import snapshot
 
 USER_FIELDS = ["username", "full_name", "phone", "role", "division", "school", "school_class", "department", "is_active"]
 DIVISION_ROLES = {Role.COUNTY_ADMIN, Role.COUNTY_STAFF, Role.TOWNSHIP_STAFF, Role.DEPARTMENT_LIAISON, Role.SUPERVISOR}
-
-
-def _chain(admin: User) -> str:
-    return admin.division.prefix[:6]
 
 
 def _bind(user: User, node) -> None:
@@ -33,8 +29,9 @@ def _bind(user: User, node) -> None:
 
 
 @transaction.atomic
-def user_create(*, actor: User, username: str, password: str, role: str, node, full_name: str = "", phone: str = "",
-                department: str = "") -> User:
+def user_create(
+    *, actor: User, username: str, password: str, role: str, node, full_name: str = "", phone: str = "", department: str = ""
+) -> User:
     if User.objects.filter(username=username).exists():
         raise ValidationError({"username": "该用户名已被使用"})
     user = User(username=username, role=role, full_name=full_name, phone=phone, department=department)
@@ -43,8 +40,14 @@ def user_create(*, actor: User, username: str, password: str, role: str, node, f
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    audit_record(actor=actor, action="create", obj=user, chain=_chain(actor), summary=f"新增用户 {username}（{user.get_role_display()}）",
-                 after=snapshot(user, USER_FIELDS))
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=user,
+        chain=chain_for_user(actor),
+        summary=f"新增用户 {username}（{user.get_role_display()}）",
+        after=snapshot(user, USER_FIELDS),
+    )
     return user
 
 
@@ -64,7 +67,13 @@ def user_update(*, actor: User, user: User, node=None, password: str = "", **cha
     user.save()
     after = snapshot(user, USER_FIELDS)
     changed = [f for f in USER_FIELDS if before[f] != after[f]]
-    audit_record(actor=actor, action="update", obj=user, chain=_chain(actor),
-                 summary=f"修改用户 {user.username}" + ("（重置密码）" if password else ""),
-                 before={f: before[f] for f in changed}, after={f: after[f] for f in changed})
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=user,
+        chain=chain_for_user(actor),
+        summary=f"修改用户 {user.username}" + ("（重置密码）" if password else ""),
+        before={f: before[f] for f in changed},
+        after={f: after[f] for f in changed},
+    )
     return user

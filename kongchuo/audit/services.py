@@ -17,9 +17,18 @@ SYSTEM_CHAIN = "-"
 
 def entry_hash(*, chain, seq, at, actor_id, actor_name, action, object_type, object_id, summary, before, after, prev_hash) -> str:
     payload = {
-        "chain": chain, "seq": seq, "at": at.astimezone(dt.UTC).isoformat(), "actor_id": actor_id,
-        "actor_name": actor_name, "action": action, "object_type": object_type, "object_id": str(object_id),
-        "summary": summary, "before": before, "after": after, "prev_hash": prev_hash,
+        "chain": chain,
+        "seq": seq,
+        "at": at.astimezone(dt.UTC).isoformat(),
+        "actor_id": actor_id,
+        "actor_name": actor_name,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "summary": summary,
+        "before": before,
+        "after": after,
+        "prev_hash": prev_hash,
     }
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -71,14 +80,33 @@ def audit_record(
         seq = head.seq + 1
         at = timezone.now()
         digest = entry_hash(
-            chain=chain, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-            object_type=object_type, object_id=object_id, summary=summary, before=before, after=after,
+            chain=chain,
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            summary=summary,
+            before=before,
+            after=after,
             prev_hash=head.hash,
         )
         entry = AuditEntry.objects.create(
-            chain=chain, seq=seq, at=at, actor_id=actor_id, actor_name=actor_name, action=action,
-            object_type=object_type, object_id=object_id, summary=summary, before=before, after=after,
-            prev_hash=head.hash, hash=digest,
+            chain=chain,
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            summary=summary,
+            before=before,
+            after=after,
+            prev_hash=head.hash,
+            hash=digest,
         )
         head.seq, head.hash = seq, digest
         head.save(update_fields=["seq", "hash"])
@@ -110,8 +138,17 @@ def audit_verify() -> tuple[int, Break | None]:
             if e.prev_hash != prev:
                 return checked, Break(chain, e.seq, e.pk, "prev_hash does not match the previous entry")
             digest = entry_hash(
-                chain=e.chain, seq=e.seq, at=e.at, actor_id=e.actor_id, actor_name=e.actor_name, action=e.action,
-                object_type=e.object_type, object_id=e.object_id, summary=e.summary, before=e.before, after=e.after,
+                chain=e.chain,
+                seq=e.seq,
+                at=e.at,
+                actor_id=e.actor_id,
+                actor_name=e.actor_name,
+                action=e.action,
+                object_type=e.object_type,
+                object_id=e.object_id,
+                summary=e.summary,
+                before=e.before,
+                after=e.after,
                 prev_hash=e.prev_hash,
             )
             if digest != e.hash:

@@ -68,14 +68,21 @@ def backup(target: Path) -> dict:
         else:
             db_file = tmp / "db.pgdump"
             args, env = _pg_env()
-            run = subprocess.run(["pg_dump", "--format=custom", "--no-owner", *args, "--file", str(db_file), _db()["NAME"]],
-                                 env=env, capture_output=True, text=True)
+            run = subprocess.run(
+                ["pg_dump", "--format=custom", "--no-owner", *args, "--file", str(db_file), _db()["NAME"]],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if run.returncode != 0:
                 raise BackupError(f"pg_dump 失败：{run.stderr.strip()}")
             engine = "postgresql"
         manifest = {
-            "format": FORMAT, "engine": engine, "created": dt.datetime.now(dt.UTC).isoformat(),
-            "database": db_file.name, "sha256": _sha256(db_file),
+            "format": FORMAT,
+            "engine": engine,
+            "created": dt.datetime.now(dt.UTC).isoformat(),
+            "database": db_file.name,
+            "sha256": _sha256(db_file),
         }
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
@@ -124,8 +131,22 @@ def restore(source: Path) -> dict:
             staged.replace(target)
         else:
             args, env = _pg_env()
-            run = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", *args,
-                                  "--dbname", _db()["NAME"], str(db_file)], env=env, capture_output=True, text=True)
+            run = subprocess.run(
+                [
+                    "pg_restore",
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    "--single-transaction",
+                    *args,
+                    "--dbname",
+                    _db()["NAME"],
+                    str(db_file),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if run.returncode != 0:
                 raise BackupError(f"pg_restore 失败（数据库未改变）：{run.stderr.strip()}")
         files = tmp / "files"

@@ -33,7 +33,9 @@ OPEN_STATUSES = ACTIVE_STATUSES | APPROVED_ABSENCE_STATUSES | {Status.DROPPED_OU
 class Enrolment(models.Model):
     child = models.ForeignKey(Child, verbose_name="儿童", on_delete=models.PROTECT, related_name="enrolments")
     school = models.ForeignKey(School, verbose_name="学校", on_delete=models.PROTECT, related_name="enrolments")
-    school_class = models.ForeignKey(SchoolClass, verbose_name="班级", null=True, blank=True, on_delete=models.PROTECT, related_name="enrolments")
+    school_class = models.ForeignKey(
+        SchoolClass, verbose_name="班级", null=True, blank=True, on_delete=models.PROTECT, related_name="enrolments"
+    )
     grade = models.PositiveSmallIntegerField("年级", choices=GRADE_CHOICES)
     national_student_number = models.CharField("全国学籍号", max_length=20, blank=True, db_index=True)
     status = models.CharField("学籍状态", max_length=20, choices=Status.choices)
@@ -71,7 +73,9 @@ class StatusChange(models.Model):
     effective_date = models.DateField("生效日期")
     reason = models.CharField("原因/说明", max_length=200, blank=True)
     recorded_at = models.DateTimeField("登记时间", auto_now_add=True)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         verbose_name = "学籍变动"

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from kongchuo.audit.services import audit_record
-from kongchuo.enrolments.models import ACTIVE_STATUSES, OPEN_STATUSES, Enrolment, StatusChange, Status
+from kongchuo.enrolments.models import ACTIVE_STATUSES, OPEN_STATUSES, Enrolment, Status, StatusChange
 from kongchuo.people.identity import InvalidIdNumber, normalise_student_number
 from kongchuo.people.models import Child
 from kongchuo.places.models import School, SchoolClass
@@ -98,16 +98,41 @@ def enrolment_create(
     if active_elsewhere is not None:
         raise ValidationError(f"该儿童在{active_elsewhere.school.name}仍为“{active_elsewhere.get_status_display()}”，请先由原学校办理转出")
     enrolment = Enrolment.objects.create(
-        child=child, school=school, school_class=school_class, grade=grade, national_student_number=nsn,
-        status=status, status_since=entry_date, entry_date=entry_date, county_id=school.county_id, township_id=school.township_id,
+        child=child,
+        school=school,
+        school_class=school_class,
+        grade=grade,
+        national_student_number=nsn,
+        status=status,
+        status_since=entry_date,
+        entry_date=entry_date,
+        county_id=school.county_id,
+        township_id=school.township_id,
     )
-    StatusChange.objects.create(enrolment=enrolment, from_status="", to_status=status, effective_date=entry_date,
-                                reason=reason, recorded_by=actor if getattr(actor, "pk", None) else None)
+    StatusChange.objects.create(
+        enrolment=enrolment,
+        from_status="",
+        to_status=status,
+        effective_date=entry_date,
+        reason=reason,
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
     refresh_current_placement(child)
-    audit_record(actor=actor, action="create", obj=enrolment, chain=school.county.prefix,
-                 summary=f"{child.name} 在{school.name}建立学籍（{_label(status)}）",
-                 after={"child": child.pk, "school": school.pk, "grade": grade, "status": status,
-                        "national_student_number": nsn, "entry_date": entry_date.isoformat()})
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=enrolment,
+        chain=school.county.prefix,
+        summary=f"{child.name} 在{school.name}建立学籍（{_label(status)}）",
+        after={
+            "child": child.pk,
+            "school": school.pk,
+            "grade": grade,
+            "status": status,
+            "national_student_number": nsn,
+            "entry_date": entry_date.isoformat(),
+        },
+    )
     return enrolment
 
 
@@ -130,10 +155,22 @@ def enrolment_transition(*, actor, enrolment: Enrolment, to_status: str, effecti
             raise ValidationError(f"该儿童已在{elsewhere.school.name}就读，不能在此恢复为“{_label(to_status)}”")
     enrolment.status, enrolment.status_since = to_status, effective_date
     enrolment.save(update_fields=["status", "status_since"])
-    StatusChange.objects.create(enrolment=enrolment, from_status=from_status, to_status=to_status, effective_date=effective_date,
-                                reason=reason, recorded_by=actor if getattr(actor, "pk", None) else None)
+    StatusChange.objects.create(
+        enrolment=enrolment,
+        from_status=from_status,
+        to_status=to_status,
+        effective_date=effective_date,
+        reason=reason,
+        recorded_by=actor if getattr(actor, "pk", None) else None,
+    )
     refresh_current_placement(enrolment.child)
-    audit_record(actor=actor, action="transition", obj=enrolment, chain=enrolment.school.county.prefix,
-                 summary=f"{enrolment.child.name} 学籍：{_label(from_status)} → {_label(to_status)}",
-                 before={"status": from_status}, after={"status": to_status, "effective_date": effective_date.isoformat(), "reason": reason})
+    audit_record(
+        actor=actor,
+        action="transition",
+        obj=enrolment,
+        chain=enrolment.school.county.prefix,
+        summary=f"{enrolment.child.name} 学籍：{_label(from_status)} → {_label(to_status)}",
+        before={"status": from_status},
+        after={"status": to_status, "effective_date": effective_date.isoformat(), "reason": reason},
+    )
     return enrolment

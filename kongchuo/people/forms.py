@@ -23,15 +23,36 @@ class ChildEditForm(forms.ModelForm):
     # "500229 20170305 0112" before child_update could normalise it (and explain a clash in Chinese).
     id_number = forms.CharField(label="居民身份证号", max_length=40, required=False)
     field_order = [
-        "name", "gender", "birth_date", "id_number", "ethnicity", "health", "disability_category", "disability_grade",
-        "disability_certificate_no", "household_division", "household_address", "current_division", "current_address",
+        "name",
+        "gender",
+        "birth_date",
+        "id_number",
+        "ethnicity",
+        "health",
+        "disability_category",
+        "disability_grade",
+        "disability_certificate_no",
+        "household_division",
+        "household_address",
+        "current_division",
+        "current_address",
     ]
 
     class Meta:
         model = Child
         fields = [
-            "name", "gender", "birth_date", "ethnicity", "health", "disability_category", "disability_grade",
-            "disability_certificate_no", "household_division", "household_address", "current_division", "current_address",
+            "name",
+            "gender",
+            "birth_date",
+            "ethnicity",
+            "health",
+            "disability_category",
+            "disability_grade",
+            "disability_certificate_no",
+            "household_division",
+            "household_address",
+            "current_division",
+            "current_address",
         ]
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 

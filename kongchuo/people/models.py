@@ -33,7 +33,7 @@ class Child(models.Model):
         THREE = 3, "三级"
         FOUR = 4, "四级"
 
-    id_number = models.CharField("居民身份证号", max_length=18, null=True, blank=True)
+    id_number = models.CharField("居民身份证号", max_length=18, null=True, blank=True)  # noqa: DJ001 -- NULL keeps the unique constraint for children without an ID
     id_number_status = models.CharField("证件号状态", max_length=10, choices=IdStatus.choices, default=IdStatus.VALID)
     id_number_raw = models.CharField("原始证件号", max_length=40, blank=True, help_text="未通过校验的原值，待核正")
     name = models.CharField("姓名", max_length=40)
@@ -47,17 +47,27 @@ class Child(models.Model):
     disability_grade = models.PositiveSmallIntegerField("残疾等级", choices=DisabilityGrade.choices, null=True, blank=True)
     disability_certificate_no = models.CharField("残疾证号", max_length=30, blank=True)
 
-    household_division = models.ForeignKey(Division, verbose_name="户籍地区划", null=True, blank=True, on_delete=models.PROTECT, related_name="household_children")
+    household_division = models.ForeignKey(
+        Division, verbose_name="户籍地区划", null=True, blank=True, on_delete=models.PROTECT, related_name="household_children"
+    )
     household_address = models.CharField("户籍地址", max_length=200, blank=True)
-    current_division = models.ForeignKey(Division, verbose_name="现住址区划", null=True, blank=True, on_delete=models.PROTECT, related_name="resident_children")
+    current_division = models.ForeignKey(
+        Division, verbose_name="现住址区划", null=True, blank=True, on_delete=models.PROTECT, related_name="resident_children"
+    )
     current_address = models.CharField("现住址", max_length=200, blank=True)
 
     # Denormalised scope columns (DESIGN.md §11): every row of children's data carries its
     # county, township, school and class so that scoping is one indexed filter.
     county = models.ForeignKey(Division, verbose_name="所属县", on_delete=models.PROTECT, related_name="county_children")
-    township = models.ForeignKey(Division, verbose_name="所属乡镇", null=True, blank=True, on_delete=models.PROTECT, related_name="township_children")
-    current_school = models.ForeignKey(School, verbose_name="当前就读学校", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children")
-    current_class = models.ForeignKey(SchoolClass, verbose_name="当前班级", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children")
+    township = models.ForeignKey(
+        Division, verbose_name="所属乡镇", null=True, blank=True, on_delete=models.PROTECT, related_name="township_children"
+    )
+    current_school = models.ForeignKey(
+        School, verbose_name="当前就读学校", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children"
+    )
+    current_class = models.ForeignKey(
+        SchoolClass, verbose_name="当前班级", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children"
+    )
 
     created_at = models.DateTimeField("建档时间", auto_now_add=True)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

@@ -16,9 +16,23 @@ from kongchuo.places.models import Division
 from kongchuo.places.services import county_of, township_of
 
 CHILD_FIELDS = [
-    "id_number", "id_number_status", "id_number_raw", "name", "gender", "birth_date", "ethnicity", "health",
-    "disability_category", "disability_grade", "disability_certificate_no", "household_division",
-    "household_address", "current_division", "current_address", "county", "township",
+    "id_number",
+    "id_number_status",
+    "id_number_raw",
+    "name",
+    "gender",
+    "birth_date",
+    "ethnicity",
+    "health",
+    "disability_category",
+    "disability_grade",
+    "disability_certificate_no",
+    "household_division",
+    "household_address",
+    "current_division",
+    "current_address",
+    "county",
+    "township",
 ]
 # Fields whose source is remembered (provenance); derived columns are not.
 PROVENANCE_FIELDS = [f for f in CHILD_FIELDS if f not in ("id_number_status", "id_number_raw", "county", "township")]
@@ -64,7 +78,9 @@ def _record_provenance(child: Child, fields, *, source: str, reference: str, act
     now = timezone.now()
     for field in fields:
         FieldProvenance.objects.update_or_create(
-            child=child, field=field, source=source,
+            child=child,
+            field=field,
+            source=source,
             defaults={"reference": reference, "recorded_at": now, "recorded_by": actor if getattr(actor, "pk", None) else None},
         )
 
@@ -93,8 +109,14 @@ def child_create(
     child.save()
     given = [f for f, value in snapshot(child, PROVENANCE_FIELDS).items() if value not in (None, "")]
     _record_provenance(child, given, source=source, reference=reference, actor=actor)
-    audit_record(actor=actor, action="create", obj=child, chain=child.county.prefix, summary=f"新增儿童 {child.name}",
-                 after=snapshot(child, CHILD_FIELDS))
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=child,
+        chain=child.county.prefix,
+        summary=f"新增儿童 {child.name}",
+        after=snapshot(child, CHILD_FIELDS),
+    )
     return child
 
 
@@ -123,8 +145,15 @@ def child_update(*, actor, child: Child, source: str = Source.MANUAL, reference:
         return child
     child.save()
     _record_provenance(child, [f for f in changed if f in PROVENANCE_FIELDS], source=source, reference=reference, actor=actor)
-    audit_record(actor=actor, action="update", obj=child, chain=child.county.prefix, summary=f"修改儿童信息 {child.name}",
-                 before={f: before[f] for f in changed}, after={f: after[f] for f in changed})
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=child,
+        chain=child.county.prefix,
+        summary=f"修改儿童信息 {child.name}",
+        before={f: before[f] for f in changed},
+        after={f: after[f] for f in changed},
+    )
     return child
 
 
@@ -142,9 +171,15 @@ def guardian_save(*, actor, child: Child, guardian: Guardian | None = None, **va
         setattr(guardian, field, value)
     guardian.full_clean()
     guardian.save()
-    audit_record(actor=actor, action="create" if creating else "update", obj=guardian, chain=child.county.prefix,
-                 summary=f"{'新增' if creating else '修改'}监护人 {guardian.name}（儿童 {child.name}）",
-                 before=before, after=snapshot(guardian, GUARDIAN_FIELDS))
+    audit_record(
+        actor=actor,
+        action="create" if creating else "update",
+        obj=guardian,
+        chain=child.county.prefix,
+        summary=f"{'新增' if creating else '修改'}监护人 {guardian.name}（儿童 {child.name}）",
+        before=before,
+        after=snapshot(guardian, GUARDIAN_FIELDS),
+    )
     return guardian
 
 
@@ -152,19 +187,33 @@ def guardian_save(*, actor, child: Child, guardian: Guardian | None = None, **va
 def guardian_delete(*, actor, guardian: Guardian) -> None:
     child = guardian.child
     before = snapshot(guardian, GUARDIAN_FIELDS)
-    audit_record(actor=actor, action="delete", obj=guardian, chain=child.county.prefix,
-                 summary=f"删除监护人 {guardian.name}（儿童 {child.name}）", before=before)
+    audit_record(
+        actor=actor,
+        action="delete",
+        obj=guardian,
+        chain=child.county.prefix,
+        summary=f"删除监护人 {guardian.name}（儿童 {child.name}）",
+        before=before,
+    )
     guardian.delete()
 
 
 @transaction.atomic
-def membership_add(*, actor, child: Child, group: str, source: str, recorded_on: dt.date,
-                   valid_until: dt.date | None = None, note: str = "") -> GroupMembership:
+def membership_add(
+    *, actor, child: Child, group: str, source: str, recorded_on: dt.date, valid_until: dt.date | None = None, note: str = ""
+) -> GroupMembership:
     membership, created = GroupMembership.objects.update_or_create(
-        child=child, group=group, source=source,
+        child=child,
+        group=group,
+        source=source,
         defaults={"recorded_on": recorded_on, "valid_until": valid_until, "note": note},
     )
-    audit_record(actor=actor, action="create" if created else "update", obj=membership, chain=child.county.prefix,
-                 summary=f"{child.name} 认定为{membership.get_group_display()}（{membership.get_source_display()}）",
-                 after=snapshot(membership, ["group", "source", "recorded_on", "valid_until", "note"]))
+    audit_record(
+        actor=actor,
+        action="create" if created else "update",
+        obj=membership,
+        chain=child.county.prefix,
+        summary=f"{child.name} 认定为{membership.get_group_display()}（{membership.get_source_display()}）",
+        after=snapshot(membership, ["group", "source", "recorded_on", "valid_until", "note"]),
+    )
     return membership

@@ -42,8 +42,13 @@ def child_export(request):
     _, filters = _filters(request)
     children = child_list_for_user(request.user, filters)
     content, count = exports.child_list_xlsx(children)
-    audit_record(actor=request.user, action="export", chain=chain_for_user(request.user),
-                 summary=f"导出儿童名单 {count} 人（证件号已脱敏）", after={"filters": filters.__dict__, "rows": count})
+    audit_record(
+        actor=request.user,
+        action="export",
+        chain=chain_for_user(request.user),
+        summary=f"导出儿童名单 {count} 人（证件号已脱敏）",
+        after={"filters": filters.__dict__, "rows": count},
+    )
     response = HttpResponse(content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response["Content-Disposition"] = "attachment; filename*=UTF-8''children.xlsx"
     return response
@@ -52,8 +57,13 @@ def child_export(request):
 def child_detail(request, child_id: int):
     child = get_child_for_user(request.user, child_id)
     full_id = has_perm(request.user, Perm.VIEW_FULL_ID)
-    audit_record(actor=request.user, action="view", obj=child, chain=child.county.prefix,
-                 summary=f"查看儿童档案 {child.name}" + ("（含完整证件号）" if full_id and child.id_number else ""))
+    audit_record(
+        actor=request.user,
+        action="view",
+        obj=child,
+        chain=child.county.prefix,
+        summary=f"查看儿童档案 {child.name}" + ("（含完整证件号）" if full_id and child.id_number else ""),
+    )
     enrolments = child.enrolments.select_related("school", "school_class").prefetch_related("history__recorded_by")
     context = {
         "child": child,
@@ -82,7 +92,9 @@ def _provenance_by_source(child) -> list[dict]:
 def child_edit(request, child_id: int):
     child = get_child_for_user(request.user, child_id, write=True)
     divisions = Division.objects.filter(prefix__startswith=child.county.prefix, level__gte=Division.Level.TOWNSHIP)
-    form = ChildEditForm(request.POST or None, instance=child, divisions=divisions, initial={"id_number": child.id_number or child.id_number_raw})
+    form = ChildEditForm(
+        request.POST or None, instance=child, divisions=divisions, initial={"id_number": child.id_number or child.id_number_raw}
+    )
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k != "id_number"}
         try:
@@ -117,4 +129,3 @@ def guardian_remove(request, child_id: int, guardian_id: int):
     guardian_delete(actor=request.user, guardian=guardian)
     messages.success(request, "已删除监护人")
     return redirect("child_detail", child_id=child.pk)
-

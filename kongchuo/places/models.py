@@ -71,7 +71,9 @@ class School(models.Model):
     type = models.CharField("办学类型", max_length=20, choices=Type.choices)
     county = models.ForeignKey(Division, verbose_name="所属区县", on_delete=models.PROTECT, related_name="county_schools")
     township = models.ForeignKey(Division, verbose_name="所属乡镇", on_delete=models.PROTECT, related_name="township_schools")
-    village = models.ForeignKey(Division, verbose_name="所在村（社区）", null=True, blank=True, on_delete=models.PROTECT, related_name="village_schools")
+    village = models.ForeignKey(
+        Division, verbose_name="所在村（社区）", null=True, blank=True, on_delete=models.PROTECT, related_name="village_schools"
+    )
     address = models.CharField("地址", max_length=200, blank=True)
     phone = models.CharField("联系电话", max_length=30, blank=True)
 

@@ -32,20 +32,34 @@ def division_create(*, actor, code: str, name: str, level: int, parent: Division
     if parent is not None and not code.startswith(parent.prefix):
         raise ValidationError({"code": f"区划代码{code}不在上级{parent.name}（{parent.code}）之下"})
     division.save()
-    audit_record(actor=actor, action="create", obj=division, chain=division.prefix[:6] if level >= 3 else "-",
-                 summary=f"新增区划 {name}", after=snapshot(division, ["code", "name", "level", "parent"]))
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=division,
+        chain=division.prefix[:6] if level >= 3 else "-",
+        summary=f"新增区划 {name}",
+        after=snapshot(division, ["code", "name", "level", "parent"]),
+    )
     return division
 
 
 @transaction.atomic
-def school_create(*, actor, code: str, name: str, type: str, township: Division, village: Division | None = None, address: str = "") -> School:
+def school_create(
+    *, actor, code: str, name: str, type: str, township: Division, village: Division | None = None, address: str = ""
+) -> School:
     if township.level != Division.Level.TOWNSHIP:
         raise ValidationError({"township": "学校必须属于一个乡镇（街道）"})
     school = School(code=code, name=name, type=type, county=county_of(township), township=township, village=village, address=address)
     school.full_clean()
     school.save()
-    audit_record(actor=actor, action="create", obj=school, chain=school.county.prefix, summary=f"新增学校 {name}",
-                 after=snapshot(school, ["code", "name", "type", "county", "township", "village"]))
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=school,
+        chain=school.county.prefix,
+        summary=f"新增学校 {name}",
+        after=snapshot(school, ["code", "name", "type", "county", "township", "village"]),
+    )
     return school
 
 
@@ -56,6 +70,12 @@ def class_create(*, actor, school: School, grade: int, number: int) -> SchoolCla
     klass = SchoolClass(school=school, grade=grade, number=number)
     klass.full_clean()
     klass.save()
-    audit_record(actor=actor, action="create", obj=klass, chain=school.county.prefix, summary=f"新增班级 {school.name}{klass}",
-                 after=snapshot(klass, ["school", "grade", "number"]))
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=klass,
+        chain=school.county.prefix,
+        summary=f"新增班级 {school.name}{klass}",
+        after=snapshot(klass, ["school", "grade", "number"]),
+    )
     return klass

@@ -16,9 +16,7 @@ def home(request):
         approved=Count("id", filter=Q(approved) & ~Q(in_school)),
         pending_id=Count("id", filter=Q(id_number_status=Child.IdStatus.PENDING)),
     )
-    groups = (
-        GroupMembership.objects.filter(child__in=children).values("group").annotate(n=Count("child", distinct=True)).order_by("-n")
-    )
+    groups = GroupMembership.objects.filter(child__in=children).values("group").annotate(n=Count("child", distinct=True)).order_by("-n")
     group_labels = dict(GroupMembership._meta.get_field("group").choices)
     context = {
         "counts": counts,
