@@ -409,3 +409,18 @@ def test_a_full_id_in_a_reason_is_masked_in_the_audit_but_kept_in_history(place)
     entry = AuditEntry.objects.latest("id")
     assert full not in entry.after["reason"]
     assert entry.after["reason"] == f"转入外县，学生身份证号{full[:6]}********{full[-4:]}"
+
+
+@pytest.mark.django_db
+def test_history_cannot_be_rewritten_in_bulk(world):
+    from kongchuo.audit.models import AuditEntry
+
+    with pytest.raises(ValueError):
+        StatusChange.objects.all().update(reason="改写")
+    with pytest.raises(ValueError):
+        StatusChange.objects.all().delete()
+    with pytest.raises(ValueError):
+        AuditEntry.objects.filter(action="create").update(summary="改写")
+    with pytest.raises(ValueError):
+        AuditEntry.objects.all().delete()
+    assert StatusChange.objects.exclude(reason="改写").count() == StatusChange.objects.count() > 0

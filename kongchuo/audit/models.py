@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from kongchuo.core.services import AppendOnlyQuerySet
+
 
 class AuditEntry(models.Model):
     class Action(models.TextChoices):
@@ -31,6 +33,8 @@ class AuditEntry(models.Model):
     after = models.JSONField("修改后", null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = "审计日志"

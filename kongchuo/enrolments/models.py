@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from kongchuo.core.services import AppendOnlyQuerySet
 from kongchuo.people.models import Child
 from kongchuo.places.models import GRADE_CHOICES, Division, School, SchoolClass
 
@@ -76,6 +77,8 @@ class StatusChange(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = "学籍变动"
