@@ -1,0 +1,376 @@
+"""Cell cleaners: one raw spreadsheet cell in, a clean value out, with what was repaired or why it is refused.
+
+Each cleaner returns `Cleaned(value, repairs, error)`. A blank cell is `Cleaned(None)` and no error except
+for a name (the caller decides whether a field may be absent). Repairs and errors are in Chinese, for the
+import preview and the error report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stdnum.cn import ric
+
+from kongchuo.people import names
+from kongchuo.people.identity import InvalidIdNumber, normalise_id_number, normalise_student_number
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    value: Any
+    repairs: tuple[str, ...] = ()
+    error: str | None = None
+    # What the cleaner learnt on the way (clean_id_number: the IdNumber with birth date and gender).
+    detail: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+BLANK = Cleaned(None)
+
+
+def memoised(cleaner: Callable[..., Cleaned], maxsize: int = 65_536) -> Callable[..., Cleaned]:
+    """The cleaner with a cache, for one import's low-cardinality columns (gender, dates, township, village…).
+
+    Cleaned is immutable so sharing results is safe; `typed` keeps 1, 1.0 and True apart.
+    """
+    return functools.lru_cache(maxsize=maxsize, typed=True)(cleaner)
+_EXCEL_EPOCH = dt.date(1899, 12, 30)  # 1900 date system, past Excel's phantom 1900-02-29
+_SPACES = re.compile(r"\s+")
+
+
+def _is_blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _unwrap(text: str) -> str:
+    """Without the marks used to force text in Excel: ="0123" (CSV exporters) and a leading apostrophe."""
+    if text.startswith(('="', '＝"')) and text.endswith('"'):
+        text = text[2:-1]
+    return text.lstrip("'`‘’").strip()
+
+
+def _text(cell: Any) -> str:
+    return _unwrap(unicodedata.normalize("NFKC", str(cell)).strip())
+
+
+def _integral(value: int | float) -> int | None:
+    if isinstance(value, int):
+        return value
+    return int(value) if math.isfinite(value) and value.is_integer() else None
+
+
+# -- ID number -------------------------------------------------------------------------------------
+
+_NUMERIC_NOTE = "证件号以数字形式保存，已转为文本"
+_LOST_DIGITS = "证件号被Excel以科学计数法保存，后几位已丢失，请将该列设为文本后重新导出"
+_DOT_ZERO = re.compile(r"^(\d+)\.0+$")
+_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE][+]?\d+$")
+_ID_SEPARATORS = re.compile(r"[\s\-_·]")
+
+
+def clean_id_number(cell: Any) -> Cleaned:
+    """An 18-character resident ID number (upper-case X), repairing what spreadsheets do to it.
+
+    The value is the number as text; `detail` is the `identity.IdNumber` (birth date, gender).
+    """
+    if _is_blank(cell):
+        return BLANK
+    repairs: list[str] = []
+    if isinstance(cell, bool):
+        return Cleaned(None, error="证件号不能是逻辑值")
+    if isinstance(cell, int):
+        text = str(cell)
+        repairs.append(_NUMERIC_NOTE)
+    elif isinstance(cell, float):
+        number = _integral(cell)
+        if number is None:
+            return Cleaned(None, error=_LOST_DIGITS if cell > 1e10 else "证件号不是有效的号码")
+        if len(str(abs(number))) > 15:
+            # A double keeps 15-17 significant digits and Excel 15: the last digits are gone.
+            return Cleaned(None, error=_LOST_DIGITS)
+        text = str(number)  # ≤15 digits survive exactly: a legacy number, upgraded below
+        repairs.append(_NUMERIC_NOTE)
+    else:
+        raw = str(cell).strip()
+        text = _unwrap(raw)
+        if text != raw:
+            repairs.append("已去除强制文本的引号或撇号")
+        folded = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+        if _SCIENTIFIC.match(folded):
+            return Cleaned(None, error=_LOST_DIGITS)
+        if m := _DOT_ZERO.match(folded):
+            text = m.group(1)
+            repairs.append("证件号带有“.0”后缀（曾以数字保存），已去除")
+        # Otherwise normalise_id_number folds full-width digits, spaces and x itself, and says so.
+    compact = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    if len(compact) == 17 and compact.isdigit():
+        if ric.calc_check_digit(compact + "0") != "X":
+            return Cleaned(None, error="证件号只有17位，缺少末位校验码")
+        text = compact + "X"
+        repairs.append("证件号末位X丢失（曾以数字保存），已按校验码补回X")
+    try:
+        checked = normalise_id_number(text)
+    except InvalidIdNumber as exc:
+        return Cleaned(None, tuple(repairs), str(exc))
+    return Cleaned(checked.number, tuple(repairs) + checked.repairs, detail=checked)
+
+
+# -- dates -----------------------------------------------------------------------------------------
+
+_TRAILING_TIME = re.compile(r"[ T]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_YMD = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*[日号]?$")
+_YMD_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_YM = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?$")
+_YM_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
+_SERIAL = re.compile(r"^(\d{4,5})(\.\d+)?$")
+
+
+def clean_date(
+    cell: Any, *, what: str = "出生日期", min_year: int = 1990, today: dt.date | None = None
+) -> Cleaned:
+    """A date from an Excel date cell, an Excel serial number or text in the formats people type.
+
+    `what` names the field in messages; dates before `min_year` or after `today` are refused.
+    """
+    if _is_blank(cell):
+        return BLANK
+    today = today or dt.date.today()
+    repairs: list[str] = []
+    if isinstance(cell, bool):
+        return Cleaned(None, error=f"{what}不能是逻辑值")
+    if isinstance(cell, dt.datetime):
+        value = cell.date()
+    elif isinstance(cell, dt.date):
+        value = cell
+    elif isinstance(cell, int | float):
+        parsed = _date_from_number(cell, what, today)
+        if not parsed.ok:
+            return parsed
+        value, repairs = parsed.value, list(parsed.repairs)
+    else:
+        parsed = _date_from_text(_TRAILING_TIME.sub("", _text(cell)), what, today)
+        if not parsed.ok:
+            return parsed
+        value, repairs = parsed.value, list(parsed.repairs)
+    if value.year < min_year or value > today:
+        return Cleaned(None, error=f"{what}{value:%Y-%m-%d}不在{min_year}年至今天的范围内")
+    return Cleaned(value, tuple(repairs))
+
+
+def _date_from_number(number: float, what: str, today: dt.date) -> Cleaned:
+    whole = _integral(number)
+    if whole is not None and 19000101 <= whole <= 29991231:
+        return _date_from_text(str(whole), what, today)  # 20120305 typed as a number
+    if whole is not None and 190001 <= whole <= 299912 and 1 <= whole % 100 <= 12:
+        return _date_from_text(str(whole), what, today)  # 201203
+    if whole is not None and 1900 <= whole <= today.year:
+        return Cleaned(None, error=f"{what}只有年份（{whole}），缺少月和日")
+    if not math.isfinite(number) or number < 1 or number >= 2958466:
+        return Cleaned(None, error=f"{what}“{number}”不是日期")
+    value = _EXCEL_EPOCH + dt.timedelta(days=int(number))
+    return Cleaned(value, (f"{what}为Excel日期序号{int(number)}，已转换为{value:%Y-%m-%d}",))
+
+
+def _date_from_text(text: str, what: str, today: dt.date) -> Cleaned:
+    month_only = False
+    if m := _YMD.match(text) or _YMD_COMPACT.match(text):
+        year, month, day = (int(g) for g in m.groups())
+    elif m := _YM.match(text) or _YM_COMPACT.match(text):
+        (year, month), day, month_only = (int(g) for g in m.groups()), 1, True
+    elif m := _SERIAL.match(text):
+        return _date_from_number(float(text), what, today)
+    else:
+        return Cleaned(None, error=f"{what}“{text}”无法识别，请写成 2012-03-05 的形式")
+    try:
+        value = dt.date(year, month, day)
+    except ValueError:
+        return Cleaned(None, error=f"{what}“{text}”不存在")
+    if month_only:
+        note = f"{what}只到月，按1日计" + ("；以证件号为准" if what == "出生日期" else "")
+        return Cleaned(value, (note,))
+    return Cleaned(value)
+
+
+# -- gender, name, phone ---------------------------------------------------------------------------
+
+_GENDERS = {
+    "男": "M", "男性": "M", "男生": "M", "男孩": "M", "M": "M", "MALE": "M", "1": "M",
+    "女": "F", "女性": "F", "女生": "F", "女孩": "F", "F": "F", "FEMALE": "F", "2": "F",
+}
+
+
+def clean_gender(cell: Any) -> Cleaned:
+    """"M" or "F" from 男/女, 1/2 (GB/T 2261.1), M/F in any case."""
+    if _is_blank(cell):
+        return BLANK
+    if isinstance(cell, float) and cell.is_integer():
+        cell = int(cell)
+    key = _SPACES.sub("", _text(cell)).upper()
+    if key.endswith(".0"):
+        key = key[:-2]
+    if key in _GENDERS:
+        return Cleaned(_GENDERS[key])
+    return Cleaned(None, error=f"性别“{cell}”无法识别，应为男或女")
+
+
+def clean_name(cell: Any) -> Cleaned:
+    """A person's name: full-width folded, stray spaces dropped, interpunct unified (买买提·艾力)."""
+    if _is_blank(cell):
+        return Cleaned(None, error="姓名为空")
+    if not isinstance(cell, str):
+        return Cleaned(None, error=f"姓名“{cell}”不是文字")
+    name = names.clean_name(cell)
+    if not name:
+        return Cleaned(None, error="姓名为空")
+    if any(ch.isdigit() for ch in name):
+        return Cleaned(None, error=f"姓名“{name}”含有数字")
+    if len(name) > 50:
+        return Cleaned(None, error="姓名过长（超过50个字）")
+    repairs = ("姓名中的空格或间隔号已规范",) if name != cell.strip() else ()
+    return Cleaned(name, repairs)
+
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{7,8})$")
+_LOCAL = re.compile(r"^\d{7,8}$")
+_PHONE_SPLIT = re.compile(r"[/、,;，；\s]+|或")
+
+
+def clean_phone(cell: Any) -> Cleaned:
+    """A mobile (11 digits) or a landline (area code + 7-8 digits, kept as 023-12345678)."""
+    if _is_blank(cell):
+        return BLANK
+    repairs: list[str] = []
+    if isinstance(cell, bool):
+        return Cleaned(None, error="联系电话格式不正确")
+    if isinstance(cell, int | float):
+        number = _integral(float(cell))
+        if number is None:
+            return Cleaned(None, error=f"联系电话“{cell}”格式不正确")
+        text = str(number)
+    else:
+        text = _text(cell)
+    candidates = [p for p in _PHONE_SPLIT.split(text) if p]
+    if len(candidates) > 1 and all(_phone(p) for p in candidates):
+        repairs.append(f"填有多个号码，取第一个：{text}")
+        text = candidates[0]
+    value = _phone(text)
+    if value is None:
+        return Cleaned(None, error=f"联系电话“{text}”格式不正确（应为11位手机号或带区号的座机号）")
+    return Cleaned(value, tuple(repairs))
+
+
+def _phone(text: str) -> str | None:
+    compact = re.sub(r"[\s()（）]", "", text)
+    compact = re.sub(r"^(\+?86)(?=1[3-9]\d{9}$)", "", compact)
+    if _MOBILE.match(compact) or _LOCAL.match(compact):
+        return compact
+    if m := _LANDLINE.match(compact):
+        return f"{m.group(1)}-{m.group(2)}" if "-" in compact else compact
+    return None
+
+
+# -- codes -----------------------------------------------------------------------------------------
+
+
+def clean_student_number(cell: Any) -> Cleaned:
+    """全国学籍号 (G/J/L + code); an ID number in its place becomes G + that number."""
+    if _is_blank(cell):
+        return BLANK
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return Cleaned(None, error="全国学籍号以数字形式保存，字母和后几位可能已丢失，请重新导出")
+    text = _text(cell)
+    repairs: tuple[str, ...] = ()
+    if len(text) in (18, 15) and text[:17].isdigit():
+        as_id = clean_id_number(text)
+        if as_id.ok:
+            text, repairs = "G" + as_id.value, ("学籍号缺少字头G，已按身份证号补全",)
+    try:
+        return Cleaned(normalise_student_number(text), repairs)
+    except InvalidIdNumber as exc:
+        return Cleaned(None, error=str(exc))
+
+
+def clean_code(cell: Any, *, digits: int, what: str) -> Cleaned:
+    """A numeric code of fixed length (school 10, county 6, township 9), also when stored as a number."""
+    if _is_blank(cell):
+        return BLANK
+    repairs: list[str] = []
+    if isinstance(cell, bool):
+        return Cleaned(None, error=f"{what}应为{digits}位数字")
+    if isinstance(cell, int | float):
+        number = _integral(float(cell)) if isinstance(cell, float) else cell
+        if number is None:
+            return Cleaned(None, error=f"{what}“{cell}”应为{digits}位数字")
+        text = str(number)
+        repairs.append(f"{what}以数字形式保存，已转为文本")
+    else:
+        text = re.sub(r"\s", "", _text(cell))
+        if m := _DOT_ZERO.match(text):
+            text = m.group(1)
+            repairs.append(f"{what}带有“.0”后缀，已去除")
+    if not (text.isdigit() and len(text) == digits):
+        return Cleaned(None, error=f"{what}“{text}”应为{digits}位数字")
+    return Cleaned(text, tuple(repairs))
+
+
+def clean_school_code(cell: Any) -> Cleaned:
+    return clean_code(cell, digits=10, what="学校标识码")
+
+
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_JUNIOR = re.compile(r"^(?:初中?)([一二三123])(?:年级)?$")
+_GRADE = re.compile(r"^(?:小学|初中)?([一二三四五六七八九1-9])年级$")
+_GRADE_CODE = {11: 1, 12: 2, 13: 3, 14: 4, 15: 5, 16: 6, 21: 7, 22: 8, 23: 9}  # 学籍系统年级代码
+
+
+def clean_grade(cell: Any) -> Cleaned:
+    """Grade 1-9 of compulsory education: 三年级, 3, 初一 (7), 七年级, 初中一年级 (7), codes 11-16 / 21-23."""
+    if _is_blank(cell):
+        return BLANK
+    if isinstance(cell, bool):
+        return Cleaned(None, error="年级格式不正确")
+    text = re.sub(r"\s", "", _text(cell))
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text.isdigit():
+        number = int(text)
+        if 1 <= number <= 9:
+            return Cleaned(number)
+        if number in _GRADE_CODE:
+            return Cleaned(_GRADE_CODE[number], (f"年级代码{number}已转换为{_GRADE_CODE[number]}年级",))
+        return Cleaned(None, error=f"年级“{text}”不在义务教育一至九年级之内")
+    if m := _JUNIOR.match(text):
+        part = m.group(1)
+        return Cleaned(6 + (_CN_DIGITS.get(part) or int(part)))
+    if m := _GRADE.match(text):
+        part = m.group(1)
+        return Cleaned(_CN_DIGITS.get(part) or int(part))
+    return Cleaned(None, error=f"年级“{text}”无法识别，应为一年级至九年级（或初一至初三）")
+
+
+def clean_text(cell: Any, *, max_length: int | None = None, what: str = "内容") -> Cleaned:
+    """Free text: NFKC, trimmed, inner whitespace runs collapsed; numbers and dates as they read."""
+    if _is_blank(cell):
+        return BLANK
+    if isinstance(cell, float) and cell.is_integer():
+        text = str(int(cell))
+    elif isinstance(cell, dt.datetime):
+        text = f"{cell:%Y-%m-%d %H:%M:%S}" if cell.time() != dt.time() else f"{cell:%Y-%m-%d}"
+    elif isinstance(cell, dt.date):
+        text = f"{cell:%Y-%m-%d}"
+    else:
+        text = _SPACES.sub(" ", unicodedata.normalize("NFKC", str(cell))).strip()
+    if max_length is not None and len(text) > max_length:
+        return Cleaned(None, error=f"{what}过长（{len(text)}个字，上限{max_length}个）")
+    return Cleaned(text)
