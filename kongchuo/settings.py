@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "kongchuo.accounts",
     "kongchuo.people",
     "kongchuo.enrolments",
+    "kongchuo.attendance",
+    "kongchuo.imports",
     "kongchuo.audit",
     "kongchuo.web",
     "kongchuo.demo",

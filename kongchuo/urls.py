@@ -4,6 +4,7 @@ from django.urls import path
 from kongchuo.accounts import views as accounts
 from kongchuo.audit import views as audit
 from kongchuo.enrolments import views as enrolments
+from kongchuo.imports import views as imports
 from kongchuo.people import views as people
 from kongchuo.places import views as places
 from kongchuo.web import views as web
@@ -24,6 +25,12 @@ urlpatterns = [
     path("enrolments/<int:enrolment_id>/transition/", enrolments.enrolment_transition_view, name="enrolment_transition"),
     path("schools/", places.school_list, name="school_list"),
     path("schools/<int:school_id>/", places.school_detail, name="school_detail"),
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/<int:batch_id>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:batch_id>/mapping/", imports.import_mapping, name="import_mapping"),
+    path("imports/<int:batch_id>/apply/", imports.import_apply, name="import_apply"),
+    path("imports/<int:batch_id>/errors.xlsx", imports.import_errors, name="import_errors"),
+    path("conflicts/", imports.conflict_list, name="conflict_list"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("users/", accounts.user_list, name="user_list"),
     path("users/new/", accounts.user_create_view, name="user_create"),

@@ -59,6 +59,9 @@ ENROLMENT_WRITE = {"enrolment_transition"}
 SCHOOL_READ = {"school_detail"}
 LISTS = {"home", "child_list", "child_export", "school_list", "audit_list", "user_list", "password_change"}
 USER_ADMIN = {"user_create", "user_edit"}
+IMPORT_LISTS = {"import_list", "conflict_list"}
+IMPORT_OBJECT = {"import_detail", "import_mapping", "import_apply", "import_errors"}
+CAN_IMPORT = {"county_admin", "county_staff", "liaison_police", "county2_admin"}
 PUBLIC = {"login", "logout"}
 
 
@@ -71,7 +74,7 @@ def _patterns(resolver=None, prefix=""):
 
 
 def test_every_url_is_classified():
-    known = CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | PUBLIC
+    known = CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | IMPORT_LISTS | IMPORT_OBJECT | PUBLIC
     names = {p.name for _, p in _patterns() if p.name}
     unnamed = [route for route, p in _patterns() if not p.name and not route.startswith("static")]
     assert not unnamed, f"unnamed URL patterns cannot be walked: {unnamed}"
@@ -252,11 +255,14 @@ def test_supervisor_changes_nothing_anywhere(world, client):
             targets.append((pattern.name, reverse(pattern.name), "a"))
     targets.append(("school_detail", reverse("school_detail", args=[world.school_a.pk]), "a"))
     targets.append(("user_create", reverse("user_create"), "a"))
+    batch = _batch(world, world.county, world.users["county_admin"])
+    for name in IMPORT_OBJECT:
+        targets.append((name, reverse(name, args=[batch.pk]), "a"))
     targets.append(("user_edit", reverse("user_edit", args=[world.users["teacher_a"].pk]), "a"))
     for name, url, key in targets:
         client.force_login(supervisor)
         response = client.post(url, write_payload(world, name, key))
-        if name in CHILD_WRITE | ENROLMENT_WRITE | USER_ADMIN:
+        if name in CHILD_WRITE | ENROLMENT_WRITE | USER_ADMIN | IMPORT_OBJECT:
             assert response.status_code == 403, (name, response.status_code)
     assert fingerprint() == before
 
@@ -274,6 +280,8 @@ def test_anonymous_is_sent_to_login(world, client):
             args = [world.school_a.pk]
         if "user_id" in route:
             args = [world.users["teacher_a"].pk]
+        if "batch_id" in route:
+            args = [_batch(world, world.county, world.users["county_admin"]).pk]
         response = client.get(reverse(pattern.name, args=args))
         assert response.status_code == 302 and "/login/" in response["Location"], pattern.name
 
@@ -321,3 +329,36 @@ def test_county_admin_creates_and_rebinds_a_user(world, client):
     assert response.status_code == 302
     user.refresh_from_db()
     assert (user.role, user.school_class, user.school) == ("class_teacher", world.class_b, None)
+
+
+def _batch(world, county, user, status="previewed"):
+    from kongchuo.imports.models import ImportBatch
+
+    return ImportBatch.objects.create(source="household", county=county, file_name="户籍.xlsx", file_hash="0" * 64, file_size=1,
+                                      file_type="xlsx", stored_name="missing.xlsx", uploaded_by=user, status=status)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_imports_are_for_importing_roles_and_their_own_county(world, client, persona):
+    from kongchuo.imports.models import ImportBatch
+
+    client.force_login(world.users[persona])
+    assert client.get(reverse("import_list")).status_code == (200 if persona in CAN_IMPORT else 403)
+    assert client.get(reverse("conflict_list")).status_code == 200
+    foreign = _batch(world, world.county2 if persona != "county2_admin" else world.county,
+                     world.users["county2_admin" if persona != "county2_admin" else "county_admin"])
+    others = [foreign]
+    if persona == "liaison_police":  # a liaison sees only what it uploaded itself
+        others.append(_batch(world, world.county, world.users["county_admin"]))
+    for batch in others:
+        for name in sorted(IMPORT_OBJECT):
+            url = reverse(name, args=[batch.pk])
+            client.force_login(world.users[persona])
+            assert client.get(url).status_code in (403, 404, 405), (persona, name)
+            client.force_login(world.users[persona])
+            assert client.post(url, {"map_name": "姓名"}).status_code in (403, 404), (persona, name)
+        batch.refresh_from_db()
+        assert (batch.status, batch.mapping) == (ImportBatch.Status.PREVIEWED, {})
+    if persona in CAN_IMPORT:
+        own = _batch(world, world.users[persona].division, world.users[persona])
+        assert client.get(reverse("import_detail", args=[own.pk])).status_code == 200

@@ -178,3 +178,32 @@ def audit_for(user: User) -> QuerySet[AuditEntry]:
     if not user.division_id or user.division.level > Division.Level.COUNTY:
         return AuditEntry.objects.none()
     return AuditEntry.objects.filter(chain__startswith=user.division.prefix)
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+
+def imports_for(user: User) -> QuerySet:
+    """County staff see their county's imports; a department liaison sees the files it uploaded."""
+    from kongchuo.imports.models import ImportBatch
+    from kongchuo.imports.services import allowed_sources
+
+    if not allowed_sources(user):
+        raise PermissionDenied("您的角色无权导入名单")
+    qs = ImportBatch.objects.filter(county=user.division).select_related("uploaded_by", "applied_by")
+    if user.role == Role.DEPARTMENT_LIAISON:
+        qs = qs.filter(uploaded_by=user)
+    return qs
+
+
+def get_import_for_user(user: User, batch_id: int):
+    batch = imports_for(user).filter(pk=batch_id).first()
+    if batch is None:
+        raise Http404("没有找到该导入记录，或不在您的管辖范围内")
+    return batch
+
+
+def conflicts_for(user: User) -> QuerySet:
+    from kongchuo.imports.models import IdentityConflict
+
+    return IdentityConflict.objects.filter(child__in=children_for(user)).select_related("child", "batch")

@@ -92,3 +92,22 @@ class StatusChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("学籍变动记录只能追加，不能删除")
+
+
+class ExternalStudy(models.Model):
+    """Verified study outside the county (外地就读证明): excludes a child from 疑似失学 with evidence."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="external_studies")
+    school_name = models.CharField("就读学校", max_length=100)
+    place = models.CharField("就读地", max_length=100, blank=True)
+    national_student_number = models.CharField("全国学籍号", max_length=20, blank=True)
+    recorded_on = models.DateField("登记日期")
+    batch = models.ForeignKey("imports.ImportBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "外地就读证明"
+        verbose_name_plural = verbose_name
+        constraints = [models.UniqueConstraint(fields=["child", "school_name"], name="external_study_once")]
+
+    def __str__(self) -> str:
+        return f"{self.place}{self.school_name}"

@@ -156,11 +156,18 @@ class GroupMembership(models.Model):
 
 
 class FieldProvenance(models.Model):
-    """Which source supplied a child's field value, and when (the latest supply wins the row)."""
+    """Which fields of a child one source supplied, and from which import (one row per child and source).
+
+    The value a field holds is the one of its highest-precedence supplier (kongchuo/imports/apply.py);
+    a source that disagreed left an IdentityConflict behind.
+    """
 
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="provenance")
-    field = models.CharField("字段", max_length=40)
     source = models.CharField("来源", max_length=30, choices=Source.choices)
+    fields = models.JSONField("提供的字段", default=list)
+    batch = models.ForeignKey(
+        "imports.ImportBatch", verbose_name="导入批次", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reference = models.CharField("来源批次", max_length=100, blank=True)
     recorded_at = models.DateTimeField("记录时间")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -168,5 +175,5 @@ class FieldProvenance(models.Model):
     class Meta:
         verbose_name = "字段来源"
         verbose_name_plural = verbose_name
-        constraints = [models.UniqueConstraint(fields=["child", "field", "source"], name="provenance_per_field_source")]
+        constraints = [models.UniqueConstraint(fields=["child", "source"], name="provenance_per_source")]
         indexes = [models.Index(fields=["source", "child"])]

@@ -75,14 +75,18 @@ def _place(child: Child, county: Division | None) -> None:
 
 
 def _record_provenance(child: Child, fields, *, source: str, reference: str, actor) -> None:
-    now = timezone.now()
-    for field in fields:
-        FieldProvenance.objects.update_or_create(
-            child=child,
-            field=field,
-            source=source,
-            defaults={"reference": reference, "recorded_at": now, "recorded_by": actor if getattr(actor, "pk", None) else None},
-        )
+    """Add `fields` to what `source` is known to have supplied for the child."""
+    fields = set(fields)
+    if not fields:
+        return
+    row = FieldProvenance.objects.filter(child=child, source=source).first()
+    by = actor if getattr(actor, "pk", None) else None
+    if row is None:
+        FieldProvenance.objects.create(child=child, source=source, fields=sorted(fields), reference=reference,
+                                       recorded_at=timezone.now(), recorded_by=by)
+    else:
+        row.fields, row.reference, row.recorded_at, row.recorded_by = sorted(set(row.fields) | fields), reference, timezone.now(), by
+        row.save(update_fields=["fields", "reference", "recorded_at", "recorded_by"])
 
 
 @transaction.atomic

@@ -80,13 +80,12 @@ def child_detail(request, child_id: int):
 
 
 def _provenance_by_source(child) -> list[dict]:
-    """One line per source: which fields it supplied, when and in which batch."""
-    rows: dict[str, dict] = {}
-    for p in child.provenance.order_by("source", "field"):
-        row = rows.setdefault(p.source, {"source": p.get_source_display(), "fields": [], "reference": p.reference, "at": p.recorded_at})
-        row["fields"].append(str(Child._meta.get_field(p.field).verbose_name))
-        row["at"] = max(row["at"], p.recorded_at)
-    return list(rows.values())
+    """One line per source: which fields it supplied, when and from which import."""
+    return [
+        {"source": p.get_source_display(), "fields": [str(Child._meta.get_field(f).verbose_name) for f in p.fields],
+         "reference": p.reference, "batch": p.batch_id, "at": p.recorded_at}
+        for p in child.provenance.order_by("source")
+    ]
 
 
 def child_edit(request, child_id: int):

@@ -6,7 +6,12 @@ def shell(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    from kongchuo.imports.services import allowed_sources
+
     menu = [("home", "工作台"), ("child_list", "学生档案"), ("school_list", "学校")]
+    if allowed_sources(user):
+        menu.append(("import_list", "数据导入"))
+    menu.append(("conflict_list", "身份信息冲突"))
     if has_perm(user, Perm.VIEW_AUDIT):
         menu.append(("audit_list", "审计日志"))
     if has_perm(user, Perm.MANAGE_USERS):

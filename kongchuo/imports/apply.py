@@ -1,0 +1,563 @@
+"""Applying cleaned records to the database, set-based, one chunk at a time, in the caller's transaction.
+
+Each chunk does a fixed number of queries whatever its size: look up the people it names, compare,
+bulk-create what is new, bulk-update what changed, and write provenance, guardians, memberships,
+enrolments, conflicts in bulk. A second source never silently overwrites a first: where two sources
+disagree the field's precedence decides the kept value and an IdentityConflict records the other.
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from kongchuo.core.choices import Source
+from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, Status, StatusChange
+from kongchuo.enrolments.services import TRANSITIONS
+from kongchuo.imports.models import IdentityConflict, ImportBatch
+from kongchuo.imports.records import Record, label
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup
+from kongchuo.people.names import name_pinyin
+from kongchuo.places.models import Division, School, SchoolClass
+
+S = Source
+# Which source's value is kept when two disagree, per group of fields (first wins). Counties can
+# override it with the KONGCHUO_PRECEDENCE setting.
+DEFAULT_PRECEDENCE = {
+    "identity": [
+        S.HOUSEHOLD,
+        S.MANUAL,
+        S.REGISTRY,
+        S.DISABILITY,
+        S.CIVIL_AFFAIRS,
+        S.RURAL_REVITALISATION,
+        S.STUDY_ELSEWHERE,
+        S.SCHOOL,
+        S.ATTENDANCE,
+    ],
+    "disability": [S.DISABILITY, S.MANUAL, S.REGISTRY, S.HOUSEHOLD, S.CIVIL_AFFAIRS, S.RURAL_REVITALISATION, S.SCHOOL],
+}
+FIELD_GROUP = {
+    "name": "identity",
+    "gender": "identity",
+    "birth_date": "identity",
+    "ethnicity": "identity",
+    "household_division": "identity",
+    "household_address": "identity",
+    "current_address": "identity",
+    "disability_category": "disability",
+    "disability_grade": "disability",
+    "disability_certificate_no": "disability",
+    "health": "disability",
+}
+
+
+def rank(source: str, fieldname: str) -> int:
+    order = getattr(settings, "KONGCHUO_PRECEDENCE", DEFAULT_PRECEDENCE)[FIELD_GROUP.get(fieldname, "identity")]
+    return order.index(source) if source in order else len(order)
+
+
+@dataclass
+class Context:
+    batch: ImportBatch
+    county: Division
+    source: str  # the provenance source this import writes
+    actor: object
+    now: dt.datetime
+    counts: Counter = field(default_factory=Counter)
+    seen: dict = field(default_factory=dict)  # person key → Child, across chunks (duplicates within the file)
+    seen_rows: dict = field(default_factory=dict)  # person key → first row number
+    townships: dict = field(default_factory=dict)
+    villages: dict = field(default_factory=dict)
+    schools: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for d in Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP):
+            if d.level == Division.Level.TOWNSHIP:
+                for key in (d.code, d.name, _short(d.name)):
+                    self.townships.setdefault(key, d)
+            else:
+                for key in (d.code, (d.prefix[:9], d.name), (d.prefix[:9], _short(d.name))):
+                    self.villages.setdefault(key, d)
+        self.schools = {s.code: s for s in School.objects.filter(county=self.county)}
+
+    @property
+    def reference(self) -> str:
+        return f"导入批次#{self.batch.pk}"
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+
+def _short(name: str) -> str:
+    for suffix in ("街道办事处", "街道", "镇", "乡", "社区居委会", "居委会", "村委会", "社区", "村"):
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+# --- places -----------------------------------------------------------------------------------
+
+
+def locate(ctx: Context, record: Record, labels) -> Division | None:
+    """The household division a row names (village, else township); unknown names are flagged."""
+    township_text = str(record.values.get("township", "")).strip()
+    village_text = str(record.values.get("village", "")).strip()
+    township = None
+    if township_text:
+        township = ctx.townships.get(township_text) or ctx.townships.get(_short(township_text))
+        if township is None:
+            record.flags.append((label("township", labels), f"乡镇“{township_text}”不在本县区划中，未采用"))
+    if village_text:
+        village = ctx.villages.get(village_text)
+        if village is None and township is not None:
+            village = ctx.villages.get((township.prefix, village_text)) or ctx.villages.get((township.prefix, _short(village_text)))
+        if village is not None and (township is None or village.prefix.startswith(township.prefix)):
+            return village
+        record.flags.append(
+            (label("village", labels), f"村（社区）“{village_text}”未在{township.name if township else '本县'}找到，未采用")
+        )
+    return township
+
+
+def _township_of(division: Division | None, ctx: Context) -> Division | None:
+    if division is None:
+        return None
+    if division.level == Division.Level.TOWNSHIP:
+        return division
+    return ctx.townships.get(division.code[:9])
+
+
+# --- people -----------------------------------------------------------------------------------
+
+PERSON_FIELDS = ["name", "gender", "birth_date", "ethnicity", "household_address", "current_address"]
+
+
+def person_key(record: Record):
+    v = record.values
+    if "id_number" in v:
+        return ("id", v["id_number"])
+    return ("pending", v["name"], v.get("birth_date"), v.get("national_student_number", ""))
+
+
+def _display(value) -> str:
+    if isinstance(value, Division):
+        return value.name
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> list[tuple[Record, Child, str]]:
+    """Create or update the child each record names; returns (record, child, outcome) per record."""
+    extra = extra or (lambda r: {})
+    keys = [person_key(r) for r in records]
+    wanted_ids = [k[1] for k in keys if k[0] == "id" and k not in ctx.seen]
+    found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids)} if wanted_ids else {}
+    pending_names = {k[1] for k in keys if k[0] == "pending" and k not in ctx.seen}
+    if pending_names:
+        for c in Child.objects.filter(county=ctx.county, id_number_status=Child.IdStatus.PENDING, name__in=pending_names):
+            found.setdefault(("pending", c.name, c.birth_date, ""), c)
+        nsns = [k[3] for k in keys if k[0] == "pending" and k[3]]
+        for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).select_related("child"):
+            found.setdefault(("nsn", e.national_student_number), e.child)
+    existing_ids = [c.pk for c in found.values()]
+    provenance = defaultdict(dict)
+    for p in FieldProvenance.objects.filter(child_id__in=existing_ids):
+        provenance[p.child_id][p.source] = p
+
+    results, to_create, to_update, update_fields, conflicts = [], [], {}, set(), []
+    for record, key in zip(records, keys, strict=True):
+        incoming = {f: record.values[f] for f in PERSON_FIELDS if f in record.values}
+        division = locate(ctx, record, labels)
+        if division is not None:
+            incoming["household_division"] = division
+        incoming.update(extra(record))
+        child = ctx.seen.get(key) or found.get(key)
+        if child is None and key[0] == "pending" and key[3]:
+            child = found.get(("nsn", key[3]))
+        if child is None:
+            child = Child(county=ctx.county, township=_township_of(division, ctx), **incoming)
+            if key[0] == "id":
+                child.id_number, child.id_number_status = key[1], Child.IdStatus.VALID
+            else:
+                child.id_number, child.id_number_status, child.id_number_raw = None, Child.IdStatus.PENDING, record.id_raw
+            child.name_pinyin, child.name_initials = name_pinyin(child.name)
+            child._supplied = set(incoming)
+            to_create.append(child)
+            ctx.seen[key], ctx.seen_rows[key] = child, record.row
+            results.append((record, child, "created"))
+            continue
+        if key in ctx.seen_rows:
+            record.flags.append(("", f"与第{ctx.seen_rows[key]}行为同一人，已按第{ctx.seen_rows[key]}行处理"))
+            results.append((record, child, "unchanged"))
+            continue
+        ctx.seen[key], ctx.seen_rows[key] = child, record.row
+        changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
+        if changed:
+            if "name" in changed:
+                child.name_pinyin, child.name_initials = name_pinyin(child.name)
+                changed |= {"name_pinyin", "name_initials"}
+            if "household_division" in changed:
+                child.township = _township_of(child.household_division, ctx) or child.township
+                changed.add("township")
+            to_update[child.pk] = child
+            update_fields |= changed
+        child._supplied = set(incoming)
+        results.append((record, child, "updated" if changed else "unchanged"))
+
+    Child.objects.bulk_create(to_create, batch_size=1000)
+    if to_update:
+        for child in to_update.values():
+            child.updated_at = ctx.now
+        Child.objects.bulk_update(list(to_update.values()), sorted(update_fields | {"updated_at"}), batch_size=1000)
+    for conflict in conflicts:
+        conflict.child_id = conflict.child.pk
+    IdentityConflict.objects.bulk_create(conflicts, ignore_conflicts=True, batch_size=1000)
+    ctx.counts["conflicts"] += len(conflicts)
+    _write_provenance(ctx, results, provenance)
+    _write_guardians(ctx, results)
+    return results
+
+
+def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflicts: list) -> set[str]:
+    changed = set()
+    for name, new in incoming.items():
+        old = getattr(child, name)
+        if old in (None, "") or (new in (None, "")):
+            if old in (None, "") and new not in (None, ""):
+                setattr(child, name, new)
+                changed.add(name)
+            continue
+        if old == new:
+            continue
+        holders = [s for s, p in provenance.items() if name in p.fields]
+        holder = min(holders, key=lambda s: rank(s, name)) if holders else None
+        if holder is None or holder == ctx.source or rank(ctx.source, name) < rank(holder, name):
+            setattr(child, name, new)
+            changed.add(name)
+            if holder is not None and holder != ctx.source:
+                conflicts.append(
+                    IdentityConflict(
+                        child=child,
+                        field=name,
+                        kept_value=_display(new),
+                        kept_source=ctx.source,
+                        other_value=_display(old),
+                        other_source=holder,
+                        batch=ctx.batch,
+                        county=ctx.county,
+                    )
+                )
+        else:
+            conflicts.append(
+                IdentityConflict(
+                    child=child,
+                    field=name,
+                    kept_value=_display(old),
+                    kept_source=holder,
+                    other_value=_display(new),
+                    other_source=ctx.source,
+                    batch=ctx.batch,
+                    county=ctx.county,
+                )
+            )
+    return changed
+
+
+def _write_provenance(ctx: Context, results, provenance) -> None:
+    """One row per child and source: which fields it supplied, from which batch. Untouched when nothing is new."""
+    create, update = [], []
+    for _record, child, outcome in results:
+        supplied = sorted(getattr(child, "_supplied", ()))
+        if not supplied:
+            continue
+        row = provenance.get(child.pk, {}).get(ctx.source) if outcome != "created" else None
+        if row is None:
+            row = FieldProvenance(
+                child=child,
+                source=ctx.source,
+                fields=supplied,
+                batch=ctx.batch,
+                reference=ctx.reference,
+                recorded_at=ctx.now,
+                recorded_by=ctx.actor,
+            )
+            provenance.setdefault(child.pk, {})[ctx.source] = row
+            create.append(row)
+        elif outcome == "updated" or not set(supplied) <= set(row.fields):
+            row.fields = sorted(set(row.fields) | set(supplied))
+            row.batch, row.reference, row.recorded_at, row.recorded_by = ctx.batch, ctx.reference, ctx.now, ctx.actor
+            update.append(row)
+    FieldProvenance.objects.bulk_create(create, batch_size=1000)
+    FieldProvenance.objects.bulk_update(update, ["fields", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
+
+
+RELATIONS = {
+    "父亲": "father",
+    "父": "father",
+    "母亲": "mother",
+    "母": "mother",
+    "祖父": "grandfather",
+    "爷爷": "grandfather",
+    "祖母": "grandmother",
+    "奶奶": "grandmother",
+    "外祖父": "maternal_grandfather",
+    "外公": "maternal_grandfather",
+    "外祖母": "maternal_grandmother",
+    "外婆": "maternal_grandmother",
+}
+
+
+def _write_guardians(ctx: Context, results) -> None:
+    with_guardian = [(r, c) for r, c, _ in results if r.values.get("guardian_name")]
+    if not with_guardian:
+        return
+    existing = defaultdict(dict)
+    for g in Guardian.objects.filter(child_id__in=[c.pk for _, c in with_guardian]):
+        existing[g.child_id][g.name] = g
+    create, update = [], []
+    for record, child in with_guardian:
+        name = record.values["guardian_name"]
+        phone = record.values.get("guardian_phone", "")
+        guardian = existing[child.pk].get(name)
+        if guardian is None:
+            relation = RELATIONS.get(str(record.values.get("guardian_relation", "")).strip(), "other")
+            guardian = Guardian(child=child, name=name, relation=relation, phone=phone, order=len(existing[child.pk]) + 1)
+            existing[child.pk][name] = guardian
+            create.append(guardian)
+        elif phone and not guardian.phone:
+            guardian.phone = phone
+            update.append(guardian)
+    Guardian.objects.bulk_create(create, batch_size=1000)
+    Guardian.objects.bulk_update(update, ["phone"], batch_size=1000)
+
+
+# --- group memberships (department lists) -----------------------------------------------------
+
+CATEGORY_GROUPS = [
+    ("事实无人抚养", SpecialGroup.DE_FACTO_UNSUPPORTED),
+    ("孤儿", SpecialGroup.ORPHAN),
+    ("特困", SpecialGroup.EXTREME_POVERTY_SUPPORT),
+    ("低保", SpecialGroup.MINIMUM_LIVING_ALLOWANCE),
+    ("困境", SpecialGroup.CHILD_IN_DIFFICULTY),
+    ("监测", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("边缘", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("防返贫", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("脱贫", SpecialGroup.POVERTY_REGISTERED),
+    ("建档立卡", SpecialGroup.POVERTY_REGISTERED),
+    ("贫困", SpecialGroup.POVERTY_REGISTERED),
+    ("留守", SpecialGroup.LEFT_BEHIND),
+    ("单亲", SpecialGroup.SINGLE_PARENT),
+    ("残疾", SpecialGroup.DISABLED),
+]
+ALLOWED_GROUPS = {
+    S.CIVIL_AFFAIRS: {
+        SpecialGroup.ORPHAN,
+        SpecialGroup.DE_FACTO_UNSUPPORTED,
+        SpecialGroup.EXTREME_POVERTY_SUPPORT,
+        SpecialGroup.MINIMUM_LIVING_ALLOWANCE,
+        SpecialGroup.CHILD_IN_DIFFICULTY,
+        SpecialGroup.LEFT_BEHIND,
+        SpecialGroup.SINGLE_PARENT,
+    },
+    S.RURAL_REVITALISATION: {SpecialGroup.POVERTY_REGISTERED, SpecialGroup.MONITORED_HOUSEHOLD},
+    S.DISABILITY: {SpecialGroup.DISABLED},
+}
+
+
+def group_of(category: str, source: str) -> str | None:
+    for word, group in CATEGORY_GROUPS:
+        if word in category and group in ALLOWED_GROUPS[source]:
+            return group
+    return None
+
+
+def write_memberships(ctx: Context, pairs: list[tuple[Child, str]]) -> set[int]:
+    """Add (child, group) memberships from this source that are not there yet; returns the children that got one."""
+    existing = set(
+        GroupMembership.objects.filter(child_id__in=[c.pk for c, _ in pairs], source=ctx.source).values_list("child_id", "group")
+    )
+    new = []
+    for child, group in pairs:
+        if (child.pk, group) not in existing:
+            existing.add((child.pk, group))
+            new.append(GroupMembership(child=child, group=group, source=ctx.source, recorded_on=ctx.today, note=ctx.reference))
+    GroupMembership.objects.bulk_create(new, batch_size=1000)
+    return {m.child.pk for m in new}
+
+
+DISABILITY_CATEGORIES = [
+    ("多重", "multiple"),
+    ("视力", "visual"),
+    ("盲", "visual"),
+    ("听力", "hearing"),
+    ("聋", "hearing"),
+    ("言语", "speech"),
+    ("肢体", "physical"),
+    ("智力", "intellectual"),
+    ("精神", "mental"),
+]
+GRADES = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def disability_values(record: Record) -> dict:
+    values = {"health": Child.Health.DISABLED}
+    category = str(record.values.get("category", ""))
+    for word, code in DISABILITY_CATEGORIES:
+        if word in category:
+            values["disability_category"] = code
+            break
+    grade = str(record.values.get("disability_grade", "")).replace("级", "").strip()
+    if grade[:1] in GRADES:
+        values["disability_grade"] = GRADES[grade[:1]]
+    if record.values.get("certificate_no"):
+        values["disability_certificate_no"] = str(record.values["certificate_no"])[:30]
+    return values
+
+
+# --- enrolments (registry) ----------------------------------------------------------------------
+
+STATUS_WORDS = {label: value for value, label in Status.choices}
+STATUS_WORDS.update({"正常": Status.ENROLLED, "在校": Status.ENROLLED, "在籍在读": Status.ENROLLED, "送教": Status.HOME_TEACHING})
+
+
+def parse_status(text: str) -> str | None:
+    return STATUS_WORDS.get(str(text).strip()) if text else Status.ENROLLED
+
+
+def _class_number(text) -> int | None:
+    digits = "".join(ch for ch in str(text or "") if ch.isdigit())
+    chinese = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+    if digits:
+        # "三年级2班" keeps only the class digits; "302班" style codes end with the class number.
+        return int(digits[-2:]) if len(digits) > 2 else int(digits)
+    for ch in reversed(str(text or "")):
+        if ch in chinese:
+            return chinese[ch]
+    return None
+
+
+def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, Child, str]], labels) -> list[str]:
+    """Create or update the enrolment each registry row states; returns the per-row outcome after enrolment changes."""
+    children = [c.pk for _, c, _ in pairs]
+    existing = {}
+    for e in Enrolment.objects.filter(child_id__in=children, status__in=OPEN_STATUSES).order_by("entry_date", "id"):
+        existing[(e.child_id, e.school_id)] = e
+    wanted_classes = set()
+    for record, _child, _ in pairs:
+        number = _class_number(record.values.get("class_name"))
+        if number:
+            wanted_classes.add((ctx.schools[record.values["school_code"]].pk, record.values["grade"], number))
+    classes = {(k.school_id, k.grade, k.number): k for k in SchoolClass.objects.filter(school_id__in={w[0] for w in wanted_classes})}
+    missing = [SchoolClass(school_id=s, grade=g, number=n) for s, g, n in wanted_classes if (s, g, n) not in classes]
+    SchoolClass.objects.bulk_create(missing, batch_size=1000)
+    classes.update({(k.school_id, k.grade, k.number): k for k in missing})
+
+    outcomes, create, update, history = [], [], [], []
+    for record, child, outcome in pairs:
+        school = ctx.schools[record.values["school_code"]]
+        grade = record.values["grade"]
+        klass = classes.get((school.pk, grade, _class_number(record.values.get("class_name"))))
+        status = record.values["status_code"]
+        nsn = record.values.get("national_student_number", "")
+        enrolment = existing.get((child.pk, school.pk))
+        if enrolment is None:
+            enrolment = Enrolment(
+                child=child,
+                school=school,
+                school_class=klass,
+                grade=grade,
+                national_student_number=nsn,
+                status=status,
+                status_since=ctx.today,
+                entry_date=ctx.today,
+                county_id=school.county_id,
+                township_id=school.township_id,
+            )
+            existing[(child.pk, school.pk)] = enrolment
+            create.append(enrolment)
+            history.append((enrolment, "", status))
+            outcomes.append("created" if outcome == "created" else "updated")
+            continue
+        changed = False
+        if enrolment.status != status:
+            if status not in TRANSITIONS[enrolment.status]:
+                record.flags.append(
+                    (
+                        label("status", labels),
+                        f"学籍状态由“{enrolment.get_status_display()}”变为“{Status(status).label}”，不符合正常变动流程，请核实",
+                    )
+                )
+            history.append((enrolment, enrolment.status, status))
+            enrolment.status, enrolment.status_since = status, ctx.today
+            changed = True
+        for attr, value in (
+            ("grade", grade),
+            ("school_class", klass),
+            ("national_student_number", nsn or enrolment.national_student_number),
+        ):
+            if getattr(enrolment, attr) != value:
+                setattr(enrolment, attr, value)
+                changed = True
+        if changed and enrolment.pk:
+            update.append(enrolment)
+        outcomes.append("updated" if changed or outcome == "updated" else outcome)
+    Enrolment.objects.bulk_create(create, batch_size=1000)
+    Enrolment.objects.bulk_update(update, ["status", "status_since", "grade", "school_class", "national_student_number"], batch_size=1000)
+    StatusChange.objects.bulk_create(
+        [
+            StatusChange(
+                enrolment=e,
+                from_status=f,
+                to_status=t,
+                effective_date=ctx.today,
+                reason=f"学籍系统导入（{ctx.reference}）",
+                recorded_by=ctx.actor,
+            )
+            for e, f, t in history
+        ],
+        batch_size=1000,
+    )
+    refresh_placements(children)
+    return outcomes
+
+
+def refresh_placements(child_ids: list[int]) -> None:
+    """Set-based twin of enrolments.services.refresh_current_placement for a chunk of children."""
+    latest = {}
+    for e in Enrolment.objects.filter(child_id__in=child_ids, status__in=OPEN_STATUSES).order_by("child_id", "-entry_date", "-id"):
+        latest.setdefault(e.child_id, (e.school_id, e.school_class_id))
+    stale = []
+    for child in Child.objects.filter(pk__in=child_ids).only("id", "current_school_id", "current_class_id"):
+        placement = latest.get(child.pk, (None, None))
+        if (child.current_school_id, child.current_class_id) != placement:
+            child.current_school_id, child.current_class_id = placement
+            stale.append(child)
+    Child.objects.bulk_update(stale, ["current_school", "current_class"], batch_size=1000)
+
+
+def write_external_studies(ctx: Context, pairs: list[tuple[Record, Child, str]]) -> list[str]:
+    existing = set(ExternalStudy.objects.filter(child_id__in=[c.pk for _, c, _ in pairs]).values_list("child_id", "school_name"))
+    create, outcomes = [], []
+    for record, child, outcome in pairs:
+        key = (child.pk, record.values["school_name"])
+        if key in existing:
+            outcomes.append(outcome)
+            continue
+        existing.add(key)
+        create.append(
+            ExternalStudy(
+                child=child,
+                school_name=record.values["school_name"],
+                place=record.values.get("study_place", ""),
+                national_student_number=record.values.get("national_student_number", ""),
+                recorded_on=ctx.today,
+                batch=ctx.batch,
+            )
+        )
+        outcomes.append("created" if outcome == "created" else "updated")
+    ExternalStudy.objects.bulk_create(create, batch_size=1000)
+    return outcomes

@@ -1,0 +1,21 @@
+"""The error report: the original rows with a reason column, as .xlsx (IDs masked, formulas neutralised)."""
+
+from kongchuo.core.masking import mask_in_text
+from kongchuo.core.xlsx import write_table
+from kongchuo.imports.models import ImportBatch
+
+
+def error_report_xlsx(batch: ImportBatch) -> tuple[bytes, int]:
+    issues = list(batch.issues.order_by("row", "id"))
+    width = max((len(i.raw) for i in issues), default=0)
+    columns = _header_labels(batch, width)
+    headers = ["行号", "类型", "列", "原因", *columns]
+    rows = ([i.row, i.get_kind_display(), i.column, i.message, *(mask_in_text(str(c)) for c in i.raw)] for i in issues)
+    return write_table("错误报告", headers, rows)
+
+
+def _header_labels(batch: ImportBatch, width: int) -> list[str]:
+    """The file's own column titles (first data sheet), so the report reads like the original."""
+    sheets = batch.summary.get("sheets") or [{}]
+    labels = list(sheets[0].get("labels", []))[:width]
+    return [label or f"第{n + 1}列" for n, label in enumerate(labels)] + [f"第{n + 1}列" for n in range(len(labels), width)]

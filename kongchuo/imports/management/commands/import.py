@@ -1,0 +1,87 @@
+"""`kongchuo import SOURCE FILE [--dry-run] [--json]` (CONTRACT.md): exit 0 applied or dry run fine, 1 rejected."""
+
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from kongchuo.accounts.models import User
+from kongchuo.imports.models import ImportSource, RowIssue
+from kongchuo.imports.services import ImportFailed, import_run, import_store
+
+
+class Command(BaseCommand):
+    help = "Import one list (xlsx, xls, csv in UTF-8 or GBK): schools, household, registry, attendance, department lists."
+
+    def add_arguments(self, parser):
+        parser.add_argument("source", choices=ImportSource.values)
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+        parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
+        parser.add_argument("--county", help="6-digit county code (needed when the database holds several counties)")
+        parser.add_argument("--user", help="record the import as done by this user")
+
+    def handle(self, *args, source, file, dry_run, as_json, county, user, **options):
+        actor = User.objects.filter(username=user).first() if user else None
+        if user and actor is None:
+            raise CommandError(f"没有用户 {user}")
+        if not file.exists():
+            raise CommandError(f"文件不存在：{file}")
+        bar = _ProgressBar(self.stderr) if sys.stderr.isatty() else None
+        try:
+            batch = import_store(actor=actor, source=source, upload=file, file_name=file.name, county_code=county)
+            summary = import_run(batch=batch, actor=actor, dry_run=dry_run, on_progress=bar.update if bar else None)
+        except ImportFailed as exc:
+            summary, batch = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "error": str(exc)}, None
+        if bar:
+            bar.close()
+        errors = []
+        if batch is not None:
+            errors = [
+                {"row": i.row, "column": i.column, "message": i.message}
+                for i in batch.issues.filter(kind=RowIssue.Kind.REJECTED).order_by("row", "id")
+            ]
+        failed = bool(summary.get("error")) or summary.get("rejected", 0) > 0
+        if as_json:
+            out = {k: summary.get(k, 0) for k in ("rows", "created", "updated", "unchanged", "rejected")}
+            out["errors"] = errors or ([{"row": 0, "column": "", "message": summary["error"]}] if summary.get("error") else [])
+            out.update({k: summary[k] for k in ("flagged", "conflicts") if k in summary})
+            self.stdout.write(_json_dumps(out))
+        else:
+            self._report(summary, errors, dry_run, batch)
+        if failed:
+            sys.exit(1)
+
+    def _report(self, summary, errors, dry_run, batch):
+        if summary.get("error"):
+            self.stderr.write(f"未导入：{summary['error']}")
+            return
+        verb = "预检（未写入）" if dry_run else ("未导入，未写入任何数据" if errors else "已导入")
+        self.stdout.write(
+            f"{verb}：共 {summary['rows']} 行，新增 {summary['created']}，更新 {summary['updated']}，"
+            f"未变 {summary['unchanged']}，拒收 {summary['rejected']}，待核正 {summary.get('flagged', 0)}，"
+            f"身份冲突 {summary.get('conflicts', 0)}"
+        )
+        for repair in summary.get("repairs", [])[:20]:
+            self.stdout.write(f"  已修正 {repair['count']} 处：{repair['column']} {repair['message']}")
+        for error in errors[:50]:
+            self.stdout.write(f"  第{error['row']}行 {error['column']}：{error['message']}")
+        if len(errors) > 50:
+            self.stdout.write(f"  ……另有 {len(errors) - 50} 行被拒收（完整清单见网页导入记录 #{batch.pk} 的错误报告）")
+
+
+def _json_dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+class _ProgressBar:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def update(self, rows: int) -> None:
+        self.stream.write(f"\r处理中：{rows:,} 行", ending="")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("")

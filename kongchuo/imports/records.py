@@ -1,0 +1,146 @@
+"""From a raw row to a clean record: every cell cleaned, every repair noted, identity decided.
+
+A row is rejected only when it identifies no one (or names a place/school that does not exist);
+a person with a missing or unusable ID number is kept and flagged 证件号待核正.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from kongchuo.core.choices import ETHNICITIES, ETHNICITY_BY_NAME
+from kongchuo.imports import cleaning
+from kongchuo.imports.headers import FIELD_LABELS
+from kongchuo.people.identity import normalise_id_number
+
+PENDING_ID = "证件号待核正"
+
+
+@dataclass
+class Record:
+    row: int  # the row number the user sees in Excel (1-based)
+    raw: list
+    values: dict[str, Any] = field(default_factory=dict)
+    repairs: list[tuple[str, str]] = field(default_factory=list)  # (column label, note)
+    flags: list[tuple[str, str]] = field(default_factory=list)
+    error: tuple[str, str] | None = None  # (column label, reason) when rejected
+    id_raw: str = ""  # the unusable ID value kept for review
+
+    def reject(self, column: str, message: str) -> None:
+        if self.error is None:
+            self.error = (column, message)
+
+    @property
+    def rejected(self) -> bool:
+        return self.error is not None
+
+
+def label(fieldname: str, labels: dict[str, str]) -> str:
+    return labels.get(fieldname) or FIELD_LABELS.get(fieldname, fieldname)
+
+
+def clean_ethnicity(cell) -> cleaning.Cleaned:
+    text = cleaning.clean_text(cell).value or ""
+    if not text:
+        return cleaning.Cleaned(None, (), None)
+    if text.isdigit() and text.zfill(2) in dict(ETHNICITIES):
+        return cleaning.Cleaned(text.zfill(2), (), None)
+    for candidate in (text, text + "族"):
+        if candidate in ETHNICITY_BY_NAME:
+            return cleaning.Cleaned(ETHNICITY_BY_NAME[candidate], () if candidate == text else (f"民族“{text}”按“{candidate}”记",), None)
+    return cleaning.Cleaned(None, (f"民族“{text}”无法识别，未采用",), None)
+
+
+CLEANERS = {
+    "name": cleaning.clean_name,
+    "gender": cleaning.clean_gender,
+    "birth_date": cleaning.clean_date,
+    "date": cleaning.clean_date,
+    "id_number": cleaning.clean_id_number,
+    "guardian_name": cleaning.clean_name,
+    "guardian_phone": cleaning.clean_phone,
+    "national_student_number": cleaning.clean_student_number,
+    "school_code": cleaning.clean_school_code,
+    "grade": cleaning.clean_grade,
+    "ethnicity": clean_ethnicity,
+}
+# Cells whose failure to clean just drops the value (with a note) instead of deciding the row.
+SOFT_FIELDS = {"guardian_phone", "guardian_name", "ethnicity"}
+
+
+def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, str]) -> Record:
+    record = Record(row=row, raw=[_plain(c) for c in raw])
+    for name, cell in cells.items():
+        cleaner = CLEANERS.get(name, cleaning.clean_text)
+        result = cleaner(cell)
+        column = label(name, labels)
+        for note in result.repairs:
+            record.repairs.append((column, note))
+        if result.error:
+            if name == "id_number":
+                record.id_raw = str(_plain(cell))[:40]
+                record.values["id_error"] = result.error
+            elif name in SOFT_FIELDS:
+                record.repairs.append((column, f"{result.error}，未采用"))
+            else:
+                record.reject(column, result.error)
+            continue
+        if result.value not in (None, ""):
+            record.values[name] = result.value
+    return record
+
+
+def _plain(cell):
+    if isinstance(cell, (dt.date, dt.datetime)):
+        return cell.isoformat()
+    return "" if cell is None else cell
+
+
+def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fields: bool = True) -> None:
+    """Decide who the row is: a valid ID, or name + birth date (or a student number) flagged 证件号待核正."""
+    if record.rejected:
+        return
+    v = record.values
+    id_col = label("id_number", labels)
+    if "id_number" in v:
+        checked = normalise_id_number(v["id_number"])
+        _agree(record, checked, labels)
+    else:
+        identifies = "name" in v and ("birth_date" in v or "national_student_number" in v)
+        reason = v.pop("id_error", None)
+        if not identifies:
+            record.reject(id_col, (reason + "；" if reason else "缺少证件号；") + "姓名与出生日期（或学籍号）也不全，无法识别是谁")
+            return
+        record.flags.append((id_col, f"{PENDING_ID}：{reason}" if reason else f"{PENDING_ID}：缺少证件号"))
+    if "name" not in v:
+        record.reject(label("name", labels), "姓名为空")
+        return
+    if needs_person_fields:
+        if "gender" not in v:
+            record.reject(label("gender", labels), "性别为空，且没有可推断性别的证件号")
+        elif "birth_date" not in v:
+            record.reject(label("birth_date", labels), "出生日期为空，且没有可推断出生日期的证件号")
+
+
+def _agree(record: Record, checked, labels: dict[str, str]) -> None:
+    """The ID number decides birth date and gender; a disagreeing cell is flagged, not trusted."""
+    v = record.values
+    if "birth_date" not in v:
+        v["birth_date"] = checked.birth_date
+        record.repairs.append((label("birth_date", labels), "出生日期为空，已按证件号补全"))
+    elif v["birth_date"] != checked.birth_date:
+        month_only = any("只到月" in note for _, note in record.repairs)
+        if not (month_only and (v["birth_date"].year, v["birth_date"].month) == (checked.birth_date.year, checked.birth_date.month)):
+            record.flags.append(
+                (
+                    label("birth_date", labels),
+                    f"出生日期{v['birth_date']:%Y-%m-%d}与证件号中的{checked.birth_date:%Y-%m-%d}不一致，以证件号为准",
+                )
+            )
+        v["birth_date"] = checked.birth_date
+    if "gender" not in v:
+        v["gender"] = checked.gender
+        record.repairs.append((label("gender", labels), "性别为空，已按证件号补全"))
+    elif v["gender"] != checked.gender:
+        record.flags.append((label("gender", labels), f"性别与证件号不一致，以证件号为准（{'男' if checked.gender == 'M' else '女'}）"))
+        v["gender"] = checked.gender

@@ -1,0 +1,320 @@
+"""Import flow: store the upload safely, then run it (dry run or apply) in ONE transaction.
+
+`import_store` keeps the file under a generated name in the data directory (never the web root)
+after checking its type by content and its size. `import_run` reads, cleans and applies the rows
+in chunks inside one transaction; a dry run, or any rejected row, rolls everything back, so a file
+is applied whole or not at all. Killing the process mid-run leaves the database as it was.
+"""
+
+import hashlib
+import itertools
+import json
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from kongchuo.accounts.models import Department, Role
+from kongchuo.audit.services import audit_record
+from kongchuo.imports import readers
+from kongchuo.imports.apply import Context
+from kongchuo.imports.headers import HeaderNotFound, detect_header, is_blank_row, is_footer_row
+from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
+from kongchuo.imports.records import clean_record, settle_identity
+from kongchuo.imports.sources import SPECS
+from kongchuo.places.models import Division
+
+CHUNK = 2000
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+LIAISON_SOURCES = {
+    Department.POLICE: {ImportSource.HOUSEHOLD},
+    Department.DISABILITY: {ImportSource.DISABILITY},
+    Department.CIVIL_AFFAIRS: {ImportSource.CIVIL_AFFAIRS},
+    Department.RURAL_REVITALISATION: {ImportSource.RURAL_REVITALISATION},
+}
+
+
+class ImportFailed(Exception):
+    """The whole file cannot be imported (type, size, header); `str(exc)` is for the user."""
+
+
+def allowed_sources(user) -> list[str]:
+    if user is None:  # the command line runs as the operator of the machine
+        return list(ImportSource.values)
+    if user.role in (Role.COUNTY_ADMIN, Role.COUNTY_STAFF) and user.division.level == Division.Level.COUNTY:
+        return list(ImportSource.values)
+    if user.role == Role.DEPARTMENT_LIAISON and user.division.level == Division.Level.COUNTY:
+        return [s for s in ImportSource.values if s in LIAISON_SOURCES.get(user.department, set())]
+    return []
+
+
+def county_for(user, county_code: str | None = None) -> Division:
+    if user is not None:
+        return user.division
+    counties = Division.objects.filter(level=Division.Level.COUNTY)
+    if county_code:
+        counties = counties.filter(code=county_code)
+    if counties.count() != 1:
+        raise ImportFailed("请用 --county 指定导入到哪个县（6位区划代码）" if not county_code else f"没有区划代码为{county_code}的县")
+    return counties.get()
+
+
+def stored_path(batch: ImportBatch) -> Path:
+    return settings.FILES_DIR / "imports" / batch.stored_name
+
+
+def import_store(*, actor, source: str, upload, file_name: str, county_code: str | None = None) -> ImportBatch:
+    """Save an uploaded file (a path or a file object) under a generated name and record the batch."""
+    if source not in allowed_sources(actor):
+        raise PermissionDenied("您无权导入此类名单")
+    county = county_for(actor, county_code)
+    folder = settings.FILES_DIR / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{uuid.uuid4().hex}.upload"
+    digest, size = hashlib.sha256(), 0
+    source_file = open(upload, "rb") if isinstance(upload, (str, Path)) else upload  # noqa: SIM115
+    try:
+        with open(target, "wb") as out:
+            for block in iter(lambda: source_file.read(1 << 20), b""):
+                size += len(block)
+                if size > MAX_UPLOAD_BYTES:
+                    raise ImportFailed(f"文件超过{MAX_UPLOAD_BYTES // (1024 * 1024)}MB上限，请拆分后分批导入")
+                digest.update(block)
+                out.write(block)
+        kind = readers.sniff(target)
+        readers.check_safe(target, max_bytes=MAX_UPLOAD_BYTES)
+    except (ImportFailed, readers.FileRejected) as exc:
+        target.unlink(missing_ok=True)
+        raise ImportFailed(str(exc)) from exc
+    finally:
+        if source_file is not upload:
+            source_file.close()
+    final = target.with_suffix("." + kind)
+    shutil.move(target, final)
+    batch = ImportBatch.objects.create(
+        source=source,
+        county=county,
+        file_name=Path(file_name).name[:255],
+        file_hash=digest.hexdigest(),
+        file_size=size,
+        file_type=kind,
+        stored_name=final.name,
+        uploaded_by=actor,
+    )
+    return batch
+
+
+# --- progress (a file, so another process can read it while the import's transaction is open) ---
+
+
+def progress_path(batch: ImportBatch) -> Path:
+    return settings.FILES_DIR / "imports" / f"{batch.pk}.progress.json"
+
+
+def write_progress(batch: ImportBatch, **state) -> None:
+    path = progress_path(batch)
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(state, ensure_ascii=False))
+    partial.replace(path)
+
+
+def read_progress(batch: ImportBatch) -> dict:
+    try:
+        return json.loads(progress_path(batch).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _mapping_for(batch: ImportBatch) -> dict:
+    if batch.mapping:
+        return batch.mapping
+    saved = ColumnMapping.objects.filter(source=batch.source, county=batch.county).first()
+    return saved.mapping if saved else {}
+
+
+def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callable[[int], None] | None = None) -> dict:
+    """Read, check and apply `batch`'s file. Returns the summary (also saved on the batch)."""
+    spec = SPECS[batch.source]
+    path = stored_path(batch)
+    counts: Counter = Counter()
+    issues: list[RowIssue] = []
+    repairs: dict[tuple[str, str], list[int]] = {}
+    sheets_used = []
+    now = timezone.now()
+    ctx = None
+    batch.status = ImportBatch.Status.APPLYING
+    batch.save(update_fields=["status"])
+    try:
+        with transaction.atomic():
+            ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
+            done, header_error = 0, ""
+            for sheet in readers.iter_sheets(path, kind=batch.file_type, checked=True):
+                head = list(itertools.islice(sheet.rows, 20))
+                try:
+                    match = detect_header(head, spec.fields, required=spec.required, override=_mapping_for(batch) or None)
+                except HeaderNotFound as exc:
+                    header_error = header_error or f"工作表“{sheet.name}”：{exc}"
+                    continue  # a notes or summary sheet beside the data
+                labels = {f: match.labels[i] for f, i in match.columns.items()}
+                sheets_used.append(
+                    {
+                        "sheet": sheet.name,
+                        "header_rows": [r + 1 for r in match.header_rows],
+                        "columns": labels,
+                        "unknown": match.unknown,
+                        "labels": [str(x) for x in match.labels],
+                    }
+                )
+                records = (
+                    _record(ctx, spec, labels, index, row, cells)
+                    for index, row, cells in _data_rows(itertools.chain(head, sheet.rows), match)
+                )
+                while chunk := list(itertools.islice(records, CHUNK)):
+                    good = []
+                    for record in chunk:
+                        for column, note in record.repairs:
+                            repairs.setdefault((column, note), []).append(record.row)
+                        if record.rejected:
+                            counts["rejected"] += 1
+                            issues.append(
+                                RowIssue(
+                                    batch=batch,
+                                    row=record.row,
+                                    column=record.error[0],
+                                    kind=RowIssue.Kind.REJECTED,
+                                    message=record.error[1][:300],
+                                    raw=record.raw,
+                                )
+                            )
+                        else:
+                            good.append(record)
+                    outcomes = spec.apply(ctx, good, labels) if good else []
+                    for record, outcome in zip(good, outcomes, strict=True):
+                        counts[outcome] += 1
+                        for column, message in record.flags:
+                            counts["flagged"] += 1
+                            issues.append(
+                                RowIssue(
+                                    batch=batch,
+                                    row=record.row,
+                                    column=column,
+                                    kind=RowIssue.Kind.FLAGGED,
+                                    message=message[:300],
+                                    raw=record.raw,
+                                )
+                            )
+                    done += len(chunk)
+                    counts["rows"] = done
+                    write_progress(batch, rows=done, phase="预检" if dry_run else "导入")
+                    if on_progress:
+                        on_progress(done)
+            if not sheets_used:
+                raise ImportFailed(header_error or "文件中没有找到数据表")
+            summary = _summary(counts, ctx, repairs, sheets_used)
+            if dry_run or counts["rejected"]:
+                raise _Rollback()
+            audit_record(
+                actor=actor,
+                action="load",
+                obj=batch,
+                chain=batch.county.prefix,
+                summary=f"导入{batch.get_source_display()}《{batch.file_name}》：新增{counts['created']}，更新{counts['updated']}，"
+                f"未变{counts['unchanged']}",
+                after=summary,
+            )
+    except _Rollback:
+        pass
+    except (ImportFailed, readers.FileRejected) as exc:
+        _finish(batch, ImportBatch.Status.REJECTED, {"rows": 0, "rejected": 0, "error": str(exc)}, [], message=str(exc))
+        raise ImportFailed(str(exc)) from exc
+    except Exception as exc:
+        _finish(batch, ImportBatch.Status.FAILED, {"error": str(exc)}, [], message=f"导入出错，未写入任何数据：{exc}")
+        raise
+    if counts["rejected"]:
+        status = ImportBatch.Status.REJECTED
+    elif dry_run:
+        status = ImportBatch.Status.PREVIEWED
+    else:
+        status = ImportBatch.Status.APPLIED
+    summary["dry_run"] = dry_run
+    _finish(batch, status, summary, issues, actor=None if dry_run else actor)
+    return summary
+
+
+def _data_rows(rows, match):
+    """(index, raw row, {field: cell}) for each data row: blank, footer and repeated header rows skipped."""
+    for index, row in enumerate(rows):
+        if index < match.data_start or is_blank_row(row) or is_footer_row(row) or match.is_header_repeat(row):
+            continue
+        yield index, row, match.record(row)
+
+
+def _record(ctx, spec, labels, index, row, cells):
+    record = clean_record(index + 1, row, cells, labels)
+    if spec.person:
+        settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
+    if not record.rejected:
+        spec.check(ctx, record, labels)
+    return record
+
+
+def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
+    return {
+        "rows": counts["rows"],
+        "created": counts["created"],
+        "updated": counts["updated"],
+        "unchanged": counts["unchanged"],
+        "rejected": counts["rejected"],
+        "flagged": counts["flagged"],
+        "conflicts": ctx.counts["conflicts"] if ctx else 0,
+        "repairs": [
+            {"column": c, "message": m, "count": len(rows), "rows": rows[:10]}
+            for (c, m), rows in sorted(repairs.items(), key=lambda kv: -len(kv[1]))
+        ],
+        "sheets": sheets,
+    }
+
+
+@transaction.atomic
+def _finish(batch: ImportBatch, status: str, summary: dict, issues: list[RowIssue], *, actor=None, message: str = "") -> None:
+    batch.issues.all().delete()
+    RowIssue.objects.bulk_create(issues, batch_size=2000)
+    batch.status, batch.summary, batch.message, batch.progress = status, summary, message, summary.get("rows", 0)
+    fields = ["status", "summary", "message", "progress"]
+    if status == ImportBatch.Status.APPLIED:
+        batch.applied_at, batch.applied_by = timezone.now(), actor
+        fields += ["applied_at", "applied_by"]
+    batch.save(update_fields=fields)
+    progress_path(batch).unlink(missing_ok=True)
+
+
+@transaction.atomic
+def mapping_save(*, actor, batch: ImportBatch, mapping: dict) -> ColumnMapping:
+    """Save a manual column mapping for the batch's source and county, reused by later imports."""
+    batch.mapping = mapping
+    batch.save(update_fields=["mapping"])
+    saved, _ = ColumnMapping.objects.update_or_create(
+        source=batch.source, county=batch.county, defaults={"mapping": mapping, "updated_by": actor}
+    )
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=saved,
+        chain=batch.county.prefix,
+        summary=f"保存{batch.get_source_display()}的列对应",
+        after={"mapping": mapping},
+    )
+    return saved

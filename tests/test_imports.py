@@ -1,0 +1,296 @@
+"""Imports end to end: messy lists in, all-or-nothing writes, provenance, precedence, the error report."""
+
+import datetime as dt
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from python_calamine import CalamineWorkbook
+
+from kongchuo.attendance.models import AttendanceRecord
+from kongchuo.core.choices import Source
+from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
+from kongchuo.imports.models import ColumnMapping, IdentityConflict, ImportBatch, RowIssue
+from kongchuo.imports.services import ImportFailed, import_run, import_store
+from kongchuo.people.identity import compose_id_number
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
+from kongchuo.places.models import School, SchoolClass
+from tests.imports_messy_files import write_csv, write_pdf_like, write_xlsx
+
+B1, B2, B3 = dt.date(2015, 3, 5), dt.date(2016, 7, 21), dt.date(2014, 11, 2)
+N1, N2, N3 = compose_id_number("500229", B1, 101), compose_id_number("500229", B2, 202), compose_id_number("500229", B3, 303)
+HOUSEHOLD_HEADER = ["姓名", "性 别", "民族", "出生日期", "公民身份号码", "户籍地址", "乡镇(街道)", "村(社区)", "监护人", "联系电话"]
+
+
+def household_rows():
+    return [
+        ["城口县巴山镇适龄儿童花名册"],
+        HOUSEHOLD_HEADER,
+        ["刘 小 军", "男", "汉", "2015.3.5", N1.lower(), "巴山村三组", "巴山镇", "巴山村", "刘大军", "13800001111"],
+        ["王丽", "2", "土家族", "20160721", N2[:6] + " " + N2[6:], "坪坝村一组", "坪坝镇", "坪坝村", "王大山", 13900002222],
+        ["马冬梅", "女", "苗族", "2014年11月2日", "", "巴山村五组", "巴山镇", "巴山村", "马大", ""],  # no ID: kept, 待核正
+        [],
+        ["制表人：张三", "", "审核人：李四"],
+    ]
+
+
+def household_file(tmp_path, rows=None, name="household.xlsx"):
+    return write_xlsx(tmp_path / name, {"花名册": rows or household_rows()})
+
+
+def run(world, source, path, *, dry_run=False, user="county_staff"):
+    actor = world.users[user] if user else None
+    batch = import_store(actor=actor, source=source, upload=path, file_name=path.name)
+    return batch, import_run(batch=batch, actor=actor, dry_run=dry_run)
+
+
+def domain_state():
+    return (
+        list(Child.objects.order_by("pk").values()),
+        list(Guardian.objects.order_by("pk").values()),
+        list(Enrolment.objects.order_by("pk").values()),
+        list(FieldProvenance.objects.order_by("pk").values()),
+        list(GroupMembership.objects.order_by("pk").values()),
+        StatusChange.objects.count(),
+        IdentityConflict.objects.count(),
+    )
+
+
+def test_household_import_repairs_flags_and_applies(world, tmp_path):
+    batch, summary = run(world, "household", household_file(tmp_path))
+    assert (summary["rows"], summary["created"], summary["rejected"]) == (3, 3, 0)
+    assert batch.status == ImportBatch.Status.APPLIED
+    liu = Child.objects.get(id_number=N1)
+    assert (liu.name, liu.gender, liu.birth_date, liu.ethnicity) == ("刘小军", "M", B1, "01")
+    assert (liu.township, liu.household_division) == (world.township_a, world.village_a)
+    assert liu.guardians.get().phone == "13800001111"
+    wang = Child.objects.get(id_number=N2)
+    assert (wang.gender, wang.ethnicity, wang.township) == ("F", "15", world.township_b)
+    ma = Child.objects.get(name="马冬梅")
+    assert (ma.id_number, ma.id_number_status, ma.birth_date) == (None, Child.IdStatus.PENDING, B3)
+    flagged = batch.issues.filter(kind=RowIssue.Kind.FLAGGED)
+    assert [(i.row, "证件号待核正" in i.message) for i in flagged] == [(5, True)]
+    notes = {r["message"] for r in summary["repairs"]}
+    assert any("小写x" in n for n in notes) or N1[-1].isdigit()
+    prov = FieldProvenance.objects.get(child=liu, source=Source.HOUSEHOLD)
+    assert prov.batch == batch and {"name", "gender", "birth_date", "household_division"} <= set(prov.fields)
+
+
+def test_reimporting_the_same_file_changes_nothing(world, tmp_path):
+    run(world, "household", household_file(tmp_path))
+    before = domain_state()
+    batch, summary = run(world, "household", household_file(tmp_path, name="again.xlsx"))
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 3)
+    assert domain_state() == before
+
+
+def test_dry_run_writes_nothing_but_counts_exactly(world, tmp_path):
+    before = domain_state()
+    batch, summary = run(world, "household", household_file(tmp_path), dry_run=True)
+    assert (summary["created"], batch.status) == (3, ImportBatch.Status.PREVIEWED)
+    assert domain_state() == before
+
+
+def test_one_row_that_identifies_no_one_rejects_the_whole_file(world, tmp_path):
+    rows = household_rows()
+    rows.insert(4, ["", "男", "汉", "", "12345", "", "巴山镇", "", "", ""])  # no name, bad ID, no birth date
+    before = domain_state()
+    batch, summary = run(world, "household", household_file(tmp_path, rows))
+    assert (summary["rejected"], batch.status) == (1, ImportBatch.Status.REJECTED)
+    issue = batch.issues.get(kind=RowIssue.Kind.REJECTED)
+    assert issue.row == 5 and issue.column == "姓名" and "姓名" in issue.message
+    assert domain_state() == before
+
+
+def test_cli_json_contract_and_exit_codes(world, tmp_path, capsys):
+    rows = household_rows()
+    rows.insert(3, ["赵六", "男", "汉", "2015-13-40", "", "", "巴山镇", "", "", ""])  # impossible date, no ID
+    path = household_file(tmp_path, rows)
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import", "household", str(path), "--json")  # two counties in the database: which one?
+    assert "--county" in json.loads(capsys.readouterr().out)["errors"][0]["message"]
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import", "household", str(path), "--json", "--county", "500229")
+    assert exit_.value.code == 1
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"rows", "created", "updated", "unchanged", "rejected", "errors"}
+    assert out["rejected"] == 1 and out["errors"][0]["row"] == 4 and out["errors"][0]["column"]
+    assert not Child.objects.filter(name="刘小军").exists()
+    call_command("import", "household", str(household_file(tmp_path)), "--json", "--dry-run", "--county", "500229")
+    assert json.loads(capsys.readouterr().out)["created"] == 3
+    call_command("import", "household", str(household_file(tmp_path)), "--json", "--county", "500229")
+    assert json.loads(capsys.readouterr().out)["created"] == 3
+
+
+def registry_rows(status="在读", name2="王丽"):
+    return [
+        ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"],
+        ["刘小军", "男", B1, N1, "G" + N1, "5002290001", "巴山镇中心小学", "五年级", "(2)班", status],
+        [name2, "女", B2, N2, "G" + N2, 5002290002.0, "坪坝镇中心小学", "4", "1班", "在读"],
+    ]
+
+
+def test_registry_import_creates_enrolments_classes_and_history(world, tmp_path):
+    batch, summary = run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows()}))
+    assert (summary["created"], summary["rejected"]) == (2, 0)
+    liu = Child.objects.get(id_number=N1)
+    e = liu.enrolments.get()
+    assert (e.school, e.grade, e.status, e.national_student_number) == (world.school_a, 5, "enrolled", "G" + N1)
+    assert e.school_class == SchoolClass.objects.get(school=world.school_a, grade=5, number=2)
+    assert (liu.current_school, liu.current_class) == (world.school_a, e.school_class)
+    assert liu.township is None and liu.county == world.county  # the registry knows no household address
+    run(world, "registry", write_xlsx(tmp_path / "r2.xlsx", {"学籍": registry_rows(status="休学")}))
+    e.refresh_from_db()
+    assert e.status == "suspended"
+    assert list(e.history.values_list("from_status", "to_status")) == [("", "enrolled"), ("enrolled", "suspended")]
+
+
+def test_registry_rows_for_unknown_schools_or_grades_are_rejected(world, tmp_path):
+    rows = registry_rows()
+    rows[1][5] = "9999999999"
+    rows[2][7] = "八年级"  # a primary school has no grade 8
+    batch, summary = run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": rows}))
+    reasons = {i.row: i.message for i in batch.issues.filter(kind=RowIssue.Kind.REJECTED)}
+    assert "不在本县学校名单" in reasons[2] and "不设8年级" in reasons[3]
+    assert not Enrolment.objects.filter(child__id_number__in=[N1, N2]).exists()
+
+
+def test_precedence_household_wins_identity_and_conflicts_are_recorded(world, tmp_path):
+    # Registry first, with a homophone name; then the police list: its name is kept, the other recorded.
+    run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows(name2="汪丽")}))
+    assert Child.objects.get(id_number=N2).name == "汪丽"
+    run(world, "household", household_file(tmp_path))
+    wang = Child.objects.get(id_number=N2)
+    assert wang.name == "王丽"
+    conflict = IdentityConflict.objects.get(child=wang, field="name")
+    assert (conflict.kept_value, conflict.kept_source, conflict.other_value, conflict.other_source) == (
+        "王丽",
+        Source.HOUSEHOLD,
+        "汪丽",
+        Source.REGISTRY,
+    )
+    # The registry again: it does not overwrite the police's name, and the conflict is not duplicated.
+    before = domain_state()
+    _, summary = run(world, "registry", write_xlsx(tmp_path / "r3.xlsx", {"学籍": registry_rows(name2="汪丽")}))
+    assert Child.objects.get(id_number=N2).name == "王丽"
+    assert IdentityConflict.objects.filter(child=wang).count() == 1
+    assert summary["updated"] == 0 and domain_state() == before
+
+
+def test_gbk_csv_department_lists_add_groups_and_disability(world, tmp_path):
+    run(world, "household", household_file(tmp_path))
+    disability = write_csv(
+        tmp_path / "残联.csv",
+        [["姓名", "身份证号", "残疾类别", "残疾等级", "残疾证号"], ["刘小军", N1, "肢体残疾", "二级", "50022920150305101142"]],
+        encoding="gbk",
+    )
+    batch, summary = run(world, "disability", disability)
+    assert (summary["updated"], summary["rejected"]) == (1, 0)
+    liu = Child.objects.get(id_number=N1)
+    assert (liu.disability_category, liu.disability_grade, liu.health) == ("physical", 2, "6")
+    assert liu.groups.get().group == "disabled"
+    civil = write_csv(
+        tmp_path / "民政.csv", [["姓名", "身份证号", "类别"], ["王丽", N2, "事实无人抚养儿童"], ["王丽", N2, "外星人"]], encoding="gb18030"
+    )
+    batch, summary = run(world, "civil-affairs", civil)
+    assert summary["rejected"] == 1 and "无法识别" in batch.issues.get().message
+    civil = write_csv(tmp_path / "民政2.csv", [["姓名", "身份证号", "类别"], ["王丽", N2, "事实无人抚养儿童"]], encoding="utf-8-sig")
+    run(world, "civil-affairs", civil)
+    assert set(GroupMembership.objects.filter(child__id_number=N2).values_list("group", "source")) == {
+        ("de_facto_unsupported", Source.CIVIL_AFFAIRS)
+    }
+
+
+def test_attendance_links_known_students_and_keeps_unknown_ones(world, tmp_path):
+    a = world.children["a"]
+    rows = [
+        ["日期", "学校标识码", "全国学籍号", "姓名", "状态"],
+        ["2026-11-02", "5002290001", "G" + a.id_number, a.name, "缺勤"],
+        [dt.date(2026, 11, 3), "5002290001", "G" + N3, "不在册", "请假"],
+    ]
+    batch, summary = run(world, "attendance", write_xlsx(tmp_path / "att.xlsx", {"考勤": rows}))
+    assert summary["created"] == 2
+    known, unknown = AttendanceRecord.objects.order_by("date")
+    assert (known.child, known.status, unknown.child, unknown.status) == (a, "absent", None, "leave")
+    assert "无学籍在读" in batch.issues.get().message
+
+
+def test_study_elsewhere_and_schools(world, tmp_path):
+    rows = [["身份证件号", "姓名", "就读学校", "就读地"], [N1, "刘小军", "广州市天河区某小学", "广东省广州市"]]
+    run(world, "study-elsewhere", write_xlsx(tmp_path / "s.xlsx", {"证明": rows}))
+    assert ExternalStudy.objects.get().child.id_number == N1
+    schools = [
+        ["学校标识码", "学校名称", "办学类型", "所属区县代码", "所属乡镇"],
+        ["5002290099", "巴山镇新华村教学点", "教学点", "500229", "巴山镇"],
+        ["5002300099", "外县小学", "小学", "500230", "巴山镇"],
+    ]
+    batch, summary = run(world, "schools", write_xlsx(tmp_path / "x.xlsx", {"学校": schools}))
+    assert summary["rejected"] == 1 and "不是本县" in batch.issues.get().message
+    run(world, "schools", write_xlsx(tmp_path / "x2.xlsx", {"学校": schools[:2]}))
+    assert School.objects.get(code="5002290099").type == School.Type.TEACHING_POINT
+
+
+def test_error_report_has_original_rows_masked_ids_and_no_formulas(world, tmp_path, client):
+    rows = household_rows()
+    rows.insert(3, ['=HYPERLINK("http://x")', "男", "汉", "", N3[:10], "", "", "", "", ""])
+    batch, _ = run(world, "household", write_csv(tmp_path / "h.csv", rows))  # a CSV keeps the formula as text
+    client.force_login(world.users["county_staff"])
+    response = client.get(reverse("import_errors", args=[batch.pk]))
+    sheet = CalamineWorkbook.from_filelike(io.BytesIO(response.content)).get_sheet_by_index(0).to_python()
+    assert sheet[0][:4] == ["行号", "类型", "列", "原因"] and "公民身份号码" in sheet[0]
+    row = next(r for r in sheet[1:] if r[1] == "拒收")
+    assert row[0] == 4 and str(row[4]).startswith("'=HYPERLINK")
+    assert N1 not in json.dumps(sheet, ensure_ascii=False)
+
+
+def test_unsafe_files_are_refused_and_stored_under_generated_names(world, tmp_path, settings):
+    with pytest.raises(ImportFailed, match="不受支持"):
+        import_store(
+            actor=world.users["county_staff"], source="household", upload=write_pdf_like(tmp_path / "名单.xlsx"), file_name="名单.xlsx"
+        )
+    assert not ImportBatch.objects.exists()
+    batch = import_store(
+        actor=world.users["county_staff"], source="household", upload=household_file(tmp_path), file_name="../../名单.xlsx"
+    )
+    stored = settings.FILES_DIR / "imports" / batch.stored_name
+    assert stored.exists() and "名单" not in batch.stored_name and batch.file_name == "名单.xlsx"
+    assert not str(stored).startswith(str(settings.STATIC_ROOT))
+
+
+def test_liaison_imports_only_its_own_list(world, tmp_path):
+    from django.core.exceptions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows()}), user="liaison_police")
+    batch, summary = run(world, "household", household_file(tmp_path), user="liaison_police")
+    assert summary["created"] == 3
+
+
+def test_web_flow_with_manual_mapping_saved_for_next_time(world, tmp_path, client, django_capture_on_commit_callbacks):
+    rows = household_rows()
+    rows[1] = ["孩子名字", "性别", "民族", "生日", "身份证", "户籍地址", "乡镇", "村", "监护人", "联系电话"]
+    path = household_file(tmp_path, rows)
+    client.force_login(world.users["county_staff"])
+    with django_capture_on_commit_callbacks(execute=True), open(path, "rb") as fh:
+        response = client.post(reverse("import_list"), {"source": "household", "file": fh})
+    batch = ImportBatch.objects.get()
+    assert response.status_code == 302 and batch.status == ImportBatch.Status.REJECTED
+    assert "姓名" in batch.message  # the header lacks a recognisable name column
+    page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
+    assert "列对应" in page
+    batch.summary = {"sheets": [{"labels": rows[1]}]}
+    batch.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("import_mapping", args=[batch.pk]), {"map_name": "孩子名字", "map_id_number": "身份证"})
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.PREVIEWED and batch.summary["created"] == 3
+    assert ColumnMapping.objects.get(source="household").mapping == {"name": "孩子名字", "id_number": "身份证"}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("import_apply", args=[batch.pk]))
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.APPLIED and Child.objects.filter(id_number=N1).exists()
+    # The next file of the same source uses the saved mapping without asking.
+    _, summary = run(world, "household", household_file(tmp_path, rows, name="next.xlsx"))
+    assert summary["unchanged"] == 3
