@@ -294,3 +294,29 @@ def test_web_flow_with_manual_mapping_saved_for_next_time(world, tmp_path, clien
     # The next file of the same source uses the saved mapping without asking.
     _, summary = run(world, "household", household_file(tmp_path, rows, name="next.xlsx"))
     assert summary["unchanged"] == 3
+
+
+def test_full_id_error_report_only_for_entitled_roles_and_audited(world, tmp_path, client):
+    from kongchuo.audit.models import AuditEntry
+
+    rows = household_rows()
+    rows.insert(3, ["", "男", "汉", "", N3[:17] + "0", "", "", "", "", ""])  # bad check digit, no name
+    batch, _ = run(world, "household", write_csv(tmp_path / "h.csv", rows))
+    client.force_login(world.users["county_staff"])
+    response = client.get(reverse("import_errors", args=[batch.pk]), {"full": "1"})
+    text = json.dumps(CalamineWorkbook.from_filelike(io.BytesIO(response.content)).get_sheet_by_index(0).to_python(), ensure_ascii=False)
+    assert N3[:17] + "0" in text
+    assert AuditEntry.objects.filter(action="export", summary__contains="含完整证件号").exists()
+    client.force_login(world.users["liaison_police"])  # may import, may not see full numbers
+    assert client.get(reverse("import_errors", args=[batch.pk]), {"full": "1"}).status_code in (403, 404)
+
+
+def test_precedence_is_configurable(world, tmp_path, settings):
+    from kongchuo.imports.apply import DEFAULT_PRECEDENCE
+
+    settings.KONGCHUO_PRECEDENCE = {**DEFAULT_PRECEDENCE, "identity": [Source.REGISTRY, Source.HOUSEHOLD]}
+    run(world, "household", household_file(tmp_path))
+    run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows(name2="汪丽")}))
+    assert Child.objects.get(id_number=N2).name == "汪丽"  # the registry now outranks the police list
+    conflict = IdentityConflict.objects.get(field="name")
+    assert (conflict.kept_source, conflict.other_value) == (Source.REGISTRY, "王丽")

@@ -5,12 +5,14 @@ from kongchuo.core.xlsx import write_table
 from kongchuo.imports.models import ImportBatch
 
 
-def error_report_xlsx(batch: ImportBatch) -> tuple[bytes, int]:
+def error_report_xlsx(batch: ImportBatch, *, unmasked: bool = False) -> tuple[bytes, int]:
+    """`unmasked` only for roles entitled to full ID numbers (the caller checks and audits)."""
     issues = list(batch.issues.order_by("row", "id"))
     width = max((len(i.raw) for i in issues), default=0)
     columns = _header_labels(batch, width)
     headers = ["行号", "类型", "列", "原因", *columns]
-    rows = ([i.row, i.get_kind_display(), i.column, i.message, *(mask_in_text(str(c)) for c in i.raw)] for i in issues)
+    show = str if unmasked else (lambda c: mask_in_text(str(c)))
+    rows = ([i.row, i.get_kind_display(), i.column, i.message, *(show(c) for c in i.raw)] for i in issues)
     return write_table("错误报告", headers, rows)
 
 

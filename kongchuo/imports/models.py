@@ -132,3 +132,9 @@ class IdentityConflict(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["child", "field", "other_source", "other_value"], name="conflict_once")]
         indexes = [models.Index(fields=["county", "status"])]
+
+    @property
+    def field_label(self) -> str:
+        from kongchuo.people.models import Child
+
+        return str(Child._meta.get_field(self.field).verbose_name)
