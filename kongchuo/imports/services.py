@@ -6,6 +6,7 @@ in chunks inside one transaction; a dry run, or any rejected row, rolls everythi
 is applied whole or not at all. Killing the process mid-run leaves the database as it was.
 """
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kongchuo.accounts.models import Department, Role
@@ -26,7 +27,7 @@ from kongchuo.imports import readers
 from kongchuo.imports.apply import Context
 from kongchuo.imports.headers import HeaderNotFound, detect_header, is_blank_row, is_footer_row
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
-from kongchuo.imports.records import clean_record, settle_identity
+from kongchuo.imports.records import clean_record, cleaners_for, settle_identity
 from kongchuo.imports.sources import SPECS
 from kongchuo.places.models import Division
 
@@ -158,7 +159,7 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
     batch.status = ImportBatch.Status.APPLYING
     batch.save(update_fields=["status"])
     try:
-        with transaction.atomic():
+        with _sqlite_cache_for_bulk_writes(), transaction.atomic():
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
             done, header_error = 0, ""
             for sheet in readers.iter_sheets(path, kind=batch.file_type, checked=True):
@@ -178,8 +179,9 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
                         "labels": [str(x) for x in match.labels],
                     }
                 )
+                cleaners = cleaners_for(labels)
                 records = (
-                    _record(ctx, spec, labels, index, row, cells)
+                    _record(ctx, spec, labels, cleaners, index, row, cells)
                     for index, row, cells in _data_rows(itertools.chain(head, sheet.rows), match)
                 )
                 while chunk := list(itertools.islice(records, CHUNK)):
@@ -196,7 +198,7 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
                                     column=record.error[0],
                                     kind=RowIssue.Kind.REJECTED,
                                     message=record.error[1][:300],
-                                    raw=record.raw,
+                                    raw=record.original(),
                                 )
                             )
                         else:
@@ -213,7 +215,7 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
                                     column=column,
                                     kind=RowIssue.Kind.FLAGGED,
                                     message=message[:300],
-                                    raw=record.raw,
+                                    raw=record.original(),
                                 )
                             )
                     done += len(chunk)
@@ -254,6 +256,27 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
     return summary
 
 
+@contextlib.contextmanager
+def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
+    """A larger SQLite page cache while an import writes (PostgreSQL: nothing to do).
+
+    With SQLite's default 2 MB, the indexes of a county's children no longer fit: every chunk then
+    spills and rereads index pages, and a 200,000-row list takes half as long again.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = -{kib}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 def _data_rows(rows, match):
     """(index, raw row, {field: cell}) for each data row: blank, footer and repeated header rows skipped."""
     for index, row in enumerate(rows):
@@ -262,8 +285,8 @@ def _data_rows(rows, match):
         yield index, row, match.record(row)
 
 
-def _record(ctx, spec, labels, index, row, cells):
-    record = clean_record(index + 1, row, cells, labels)
+def _record(ctx, spec, labels, cleaners, index, row, cells):
+    record = clean_record(index + 1, row, cells, labels, cleaners)
     if spec.person:
         settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
     if not record.rejected:
@@ -299,6 +322,9 @@ def _finish(batch: ImportBatch, status: str, summary: dict, issues: list[RowIssu
         fields += ["applied_at", "applied_by"]
     batch.save(update_fields=fields)
     progress_path(batch).unlink(missing_ok=True)
+    if status == ImportBatch.Status.APPLIED and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA optimize")  # keep the planner's statistics fresh after a bulk change
 
 
 @transaction.atomic

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Q, QuerySet
 
 from kongchuo.accounts.scoping import children_for
 from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment
@@ -23,6 +23,10 @@ class ChildFilters:
     id_status: str = ""
 
 
+def _with_open_enrolment(**filters) -> Q:
+    return Q(pk__in=Enrolment.objects.filter(status__in=OPEN_STATUSES, **filters).values("child_id"))
+
+
 def child_list_for_user(user, filters: ChildFilters) -> QuerySet[Child]:
     qs = children_for(user)
     q = filters.q.strip()
@@ -35,15 +39,13 @@ def child_list_for_user(user, filters: ChildFilters) -> QuerySet[Child]:
         else:
             qs = qs.filter(name__contains=q)
     if filters.township:
-        qs = qs.filter(township_id=filters.township) | qs.filter(
-            Exists(Enrolment.objects.filter(child=OuterRef("pk"), township_id=filters.township, status__in=OPEN_STATUSES))
-        )
+        qs = qs.filter(Q(township_id=filters.township) | _with_open_enrolment(township_id=filters.township))
     if filters.school:
-        qs = qs.filter(Exists(Enrolment.objects.filter(child=OuterRef("pk"), school_id=filters.school, status__in=OPEN_STATUSES)))
+        qs = qs.filter(_with_open_enrolment(school_id=filters.school))
     if filters.grade:
-        qs = qs.filter(Exists(Enrolment.objects.filter(child=OuterRef("pk"), grade=filters.grade, status__in=OPEN_STATUSES)))
+        qs = qs.filter(_with_open_enrolment(grade=filters.grade))
     if filters.group:
-        qs = qs.filter(Exists(GroupMembership.objects.filter(child=OuterRef("pk"), group=filters.group)))
+        qs = qs.filter(pk__in=GroupMembership.objects.filter(group=filters.group).values("child_id"))
     if filters.id_status:
         qs = qs.filter(id_number_status=filters.id_status)
     return qs.select_related("township", "current_school", "current_class").order_by("name", "id")

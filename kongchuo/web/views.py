@@ -1,4 +1,4 @@
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.shortcuts import render
 
 from kongchuo.accounts.scoping import children_for, schools_for
@@ -8,12 +8,12 @@ from kongchuo.people.models import Child, GroupMembership
 
 def home(request):
     children = children_for(request.user)
-    in_school = Exists(Enrolment.objects.filter(child=OuterRef("pk"), status__in=ACTIVE_STATUSES))
-    approved = Exists(Enrolment.objects.filter(child=OuterRef("pk"), status__in=APPROVED_ABSENCE_STATUSES))
+    in_school = Q(pk__in=Enrolment.objects.filter(status__in=ACTIVE_STATUSES).values("child_id"))
+    approved = Q(pk__in=Enrolment.objects.filter(status__in=APPROVED_ABSENCE_STATUSES).values("child_id"))
     counts = children.aggregate(
         total=Count("id"),
-        in_school=Count("id", filter=Q(in_school)),
-        approved=Count("id", filter=Q(approved) & ~Q(in_school)),
+        in_school=Count("id", filter=in_school),
+        approved=Count("id", filter=approved & ~in_school),
         pending_id=Count("id", filter=Q(id_number_status=Child.IdStatus.PENDING)),
     )
     groups = GroupMembership.objects.filter(child__in=children).values("group").annotate(n=Count("child", distinct=True)).order_by("-n")
