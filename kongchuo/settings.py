@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "kongchuo.enrolments",
     "kongchuo.attendance",
     "kongchuo.imports",
+    "kongchuo.matching",
     "kongchuo.audit",
     "kongchuo.web",
     "kongchuo.demo",

@@ -5,6 +5,7 @@ from kongchuo.accounts import views as accounts
 from kongchuo.audit import views as audit
 from kongchuo.enrolments import views as enrolments
 from kongchuo.imports import views as imports
+from kongchuo.matching import views as matching
 from kongchuo.people import views as people
 from kongchuo.places import views as places
 from kongchuo.web import views as web
@@ -31,6 +32,14 @@ urlpatterns = [
     path("imports/<int:batch_id>/apply/", imports.import_apply, name="import_apply"),
     path("imports/<int:batch_id>/errors.xlsx", imports.import_errors, name="import_errors"),
     path("conflicts/", imports.conflict_list, name="conflict_list"),
+    path("matching/", matching.match_home, name="match_home"),
+    path("matching/run/", matching.match_start, name="match_start"),
+    path("matching/runs/<int:run_id>/", matching.run_detail, name="run_detail"),
+    path("matching/findings/", matching.finding_list, name="finding_list"),
+    path("matching/findings/export.csv", matching.findings_export, name="findings_export"),
+    path("matching/findings/<int:finding_id>/", matching.finding_detail, name="finding_detail"),
+    path("matching/review/", matching.review_list, name="review_list"),
+    path("matching/review/<int:candidate_id>/", matching.review_decide, name="review_decide"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("users/", accounts.user_list, name="user_list"),
     path("users/new/", accounts.user_create_view, name="user_create"),

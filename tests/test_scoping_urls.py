@@ -62,6 +62,9 @@ USER_ADMIN = {"user_create", "user_edit"}
 IMPORT_LISTS = {"import_list", "conflict_list"}
 IMPORT_OBJECT = {"import_detail", "import_mapping", "import_apply", "import_errors"}
 CAN_IMPORT = {"county_admin", "county_staff", "liaison_police", "county2_admin"}
+MATCHING_LISTS = {"match_home", "finding_list", "review_list", "findings_export"}
+MATCHING_OBJECT = {"finding_detail", "run_detail", "review_decide", "match_start"}
+CAN_RUN_MATCH = {"county_admin", "county_staff", "county2_admin"}
 PUBLIC = {"login", "logout"}
 
 
@@ -74,7 +77,8 @@ def _patterns(resolver=None, prefix=""):
 
 
 def test_every_url_is_classified():
-    known = CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | IMPORT_LISTS | IMPORT_OBJECT | PUBLIC
+    known = (CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | IMPORT_LISTS | IMPORT_OBJECT | PUBLIC
+             | MATCHING_LISTS | MATCHING_OBJECT)
     names = {p.name for _, p in _patterns() if p.name}
     unnamed = [route for route, p in _patterns() if not p.name and not route.startswith("static")]
     assert not unnamed, f"unnamed URL patterns cannot be walked: {unnamed}"
@@ -280,6 +284,8 @@ def test_anonymous_is_sent_to_login(world, client):
             args = [world.school_a.pk]
         if "user_id" in route:
             args = [world.users["teacher_a"].pk]
+        if "finding_id" in route or "run_id" in route or "candidate_id" in route:
+            args = [1]
         if "batch_id" in route:
             args = [_batch(world, world.county, world.users["county_admin"]).pk]
         response = client.get(reverse(pattern.name, args=args))
@@ -362,3 +368,39 @@ def test_imports_are_for_importing_roles_and_their_own_county(world, client, per
     if persona in CAN_IMPORT:
         own = _batch(world, world.users[persona].division, world.users[persona])
         assert client.get(reverse("import_detail", args=[own.pk])).status_code == 200
+
+
+def _findings(world):
+    import datetime as dt
+
+    from kongchuo.matching.services import match_run
+
+    match_run(actor=None, county=world.county, as_of=dt.date(2026, 11, 23))
+    match_run(actor=None, county=world.county2, as_of=dt.date(2026, 11, 23))
+    from kongchuo.matching.models import Finding, MatchRun
+
+    return Finding.objects.get(county=world.county), MatchRun.objects.get(county=world.county2)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_matching_pages_respect_scope_and_role(world, client, persona):
+    """The out-of-school finding (child 'out', township B) and county 2's run, seen from every persona."""
+    from kongchuo.matching.models import Finding
+
+    finding, foreign_run = _findings(world)
+    sees_finding = persona in {"county_admin", "county_staff", "supervisor", "township_b"}
+    client.force_login(world.users[persona])
+    assert client.get(reverse("finding_detail", args=[finding.pk])).status_code == (200 if sees_finding else 404)
+    listing = client.get(reverse("finding_list"), {"status": ""}).content.decode()
+    assert (world.children["out"].name in listing) == sees_finding
+    if persona != "county2_admin":
+        assert client.get(reverse("run_detail", args=[foreign_run.pk])).status_code == 404
+    assert client.get(reverse("review_list")).status_code == (200 if persona in CAN_RUN_MATCH else 403)
+    assert client.get(reverse("findings_export")).status_code == (200 if persona in CAN_RUN_MATCH else 403)
+    response = client.post(reverse("match_start"))
+    assert (response.status_code == 302) == (persona in CAN_RUN_MATCH)
+    response = client.post(reverse("finding_detail", args=[finding.pk]), {"outcome": "excluded", "reason": "moved_out", "note": "已迁出"})
+    can_verify = persona in {"county_admin", "county_staff", "township_b"}
+    assert response.status_code == (302 if can_verify else 403 if sees_finding else 404), persona
+    finding.refresh_from_db()
+    assert (finding.status == Finding.Status.EXCLUDED) == can_verify

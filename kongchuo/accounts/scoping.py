@@ -26,13 +26,17 @@ class Perm(StrEnum):
     CHANGE_ENROLMENT = "change_enrolment"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    RUN_MATCH = "run_match"  # start a cross-matching run and decide the link review queue
+    VERIFY_FINDINGS = "verify_findings"  # exclude (with reason and evidence) or confirm a finding
 
 
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.COUNTY_ADMIN: frozenset(Perm),
-    Role.COUNTY_STAFF: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.CHANGE_ENROLMENT, Perm.VIEW_AUDIT}),
-    Role.TOWNSHIP_STAFF: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD}),
-    Role.SCHOOL_ADMIN: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.CHANGE_ENROLMENT}),
+    Role.COUNTY_STAFF: frozenset(
+        {Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.CHANGE_ENROLMENT, Perm.VIEW_AUDIT, Perm.RUN_MATCH, Perm.VERIFY_FINDINGS}
+    ),
+    Role.TOWNSHIP_STAFF: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.VERIFY_FINDINGS}),
+    Role.SCHOOL_ADMIN: frozenset({Perm.VIEW_FULL_ID, Perm.EDIT_CHILD, Perm.CHANGE_ENROLMENT, Perm.VERIFY_FINDINGS}),
     Role.CLASS_TEACHER: frozenset({Perm.EDIT_CHILD}),
     Role.DEPARTMENT_LIAISON: frozenset(),
     Role.SUPERVISOR: frozenset({Perm.VIEW_AUDIT}),  # read-only: sees everything in scope, changes nothing
@@ -213,3 +217,36 @@ def conflicts_for(user: User) -> QuerySet:
     from kongchuo.imports.models import IdentityConflict
 
     return IdentityConflict.objects.filter(child__in=children_for(user)).select_related("child", "batch")
+
+
+# --- matching ---------------------------------------------------------------------------------
+
+
+def findings_for(user: User) -> QuerySet:
+    """Findings in the user's subtree: county roles the county, a township its own, a school its own."""
+    from kongchuo.matching.models import Finding
+
+    qs = Finding.objects.select_related("child", "school", "township")
+    if user.school_class_id:
+        return qs.filter(Q(child__in=children_for(user)))
+    if user.school_id:
+        return qs.filter(Q(school_id=user.school_id) | Q(child__in=children_for(user)))
+    if not user.division_id or user.role == Role.DEPARTMENT_LIAISON:
+        return qs.none()
+    node = user.division
+    if node.level == Division.Level.TOWNSHIP:
+        return qs.filter(township=node)
+    return qs.filter(county__prefix__startswith=node.prefix)
+
+
+def get_finding_for_user(user: User, finding_id: int, *, write: bool = False):
+    finding = findings_for(user).filter(pk=finding_id).first()
+    if finding is None:
+        raise Http404("没有找到该比对发现，或不在您的管辖范围内")
+    if write:
+        require(user, Perm.VERIFY_FINDINGS)
+    return finding
+
+
+def can_run_match(user: User) -> bool:
+    return has_perm(user, Perm.RUN_MATCH) and user.division_id is not None and user.division.level == Division.Level.COUNTY

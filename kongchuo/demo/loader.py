@@ -62,6 +62,7 @@ COUNT_LABELS = {
     "memberships": "重点群体身份",
     "provenance": "字段来源",
     "external_studies": "外地就读证明",
+    "attendance": "考勤记录",
     "enrolments": "学籍",
     "status_changes": "学籍变动",
     "keys": "演示编号",
@@ -205,6 +206,7 @@ class _Writer:
         self.schools()
         self.children()
         self.enrolments()
+        self.attendance()
         self.users()
         self.analyze()
         return self.counts
@@ -333,6 +335,18 @@ class _Writer:
                 (obj.pk, str(h.from_status), str(h.to_status), self.day(h.effective_date), h.reason, now, None)
                 for (_, e), obj in zip(chunk, created, strict=True) for h in e.history
             ), "status_changes")
+
+    def attendance(self) -> None:
+        from kongchuo.attendance.models import AttendanceRecord
+        from kongchuo.demo.attendance import generate_attendance
+
+        county = self.division[COUNTY_CODE]
+        self.insert(AttendanceRecord, ["child", "school", "date", "status", "name", "id_number", "national_student_number", "county",
+                                       "township", "batch"], (
+            (self.child[a.child] if a.child else None, self.school[a.school], self.day(a.date), a.status, a.name, a.id_number,
+             a.national_student_number, county, self.school_township[a.school], None)
+            for a in generate_attendance(self.ds)
+        ), "attendance")
 
     def users(self) -> None:
         password = make_password(DEMO_PASSWORD)  # PBKDF2 once, not once per user

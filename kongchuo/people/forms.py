@@ -10,7 +10,7 @@ class ChildFilterForm(forms.Form):
     school = forms.TypedChoiceField(label="学校", required=False, coerce=int, empty_value=None)
     grade = forms.TypedChoiceField(label="年级", required=False, coerce=int, empty_value=None, choices=[("", "全部年级"), *GRADE_CHOICES])
     group = forms.ChoiceField(label="重点群体", required=False, choices=[("", "全部群体"), *SpecialGroup.choices])
-    id_status = forms.ChoiceField(label="证件号", required=False, choices=[("", "全部"), *Child.IdStatus.choices])
+    id_status = forms.ChoiceField(label="证件号", required=False, choices=[("", "全部证件号状态"), *Child.IdStatus.choices])
 
     def __init__(self, *args, townships, schools, **kwargs):
         super().__init__(*args, **kwargs)

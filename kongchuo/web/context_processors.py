@@ -11,6 +11,7 @@ def shell(request):
     menu = [("home", "工作台"), ("child_list", "学生档案"), ("school_list", "学校")]
     if allowed_sources(user):
         menu.append(("import_list", "数据导入"))
+    menu.append(("match_home", "数据比对"))
     menu.append(("conflict_list", "身份信息冲突"))
     if has_perm(user, Perm.VIEW_AUDIT):
         menu.append(("audit_list", "审计日志"))
