@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "kongchuo.attendance",
     "kongchuo.imports",
     "kongchuo.matching",
+    "kongchuo.cases",
     "kongchuo.audit",
     "kongchuo.web",
     "kongchuo.demo",
@@ -217,3 +218,4 @@ LOGGING = {
 
 # Domain defaults (counties override them in the rules screens as later features land).
 KONGCHUO_DEFAULT_PAGE_SIZE = 50
+KONGCHUO_MAKE_PDF = envbool("KONGCHUO_MAKE_PDF", True)  # PDFs of issued documents when LibreOffice is installed

@@ -3,6 +3,7 @@ from django.urls import path
 
 from kongchuo.accounts import views as accounts
 from kongchuo.audit import views as audit
+from kongchuo.cases import views as cases
 from kongchuo.enrolments import views as enrolments
 from kongchuo.imports import views as imports
 from kongchuo.matching import views as matching
@@ -40,6 +41,17 @@ urlpatterns = [
     path("matching/findings/<int:finding_id>/", matching.finding_detail, name="finding_detail"),
     path("matching/review/", matching.review_list, name="review_list"),
     path("matching/review/<int:candidate_id>/", matching.review_decide, name="review_decide"),
+    path("cases/", cases.case_list, name="case_list"),
+    path("cases/todo/", cases.case_todo, name="case_todo"),
+    path("cases/export.xlsx", cases.ledger_export, name="ledger_export"),
+    path("cases/<int:case_id>/", cases.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/edit/", cases.case_edit, name="case_edit"),
+    path("cases/<int:case_id>/persuasions/new/", cases.persuasion_new, name="persuasion_new"),
+    path("cases/<int:case_id>/move/<str:action>/", cases.case_move, name="case_move"),
+    path("cases/<int:case_id>/documents/new/", cases.document_new, name="document_new"),
+    path("cases/<int:case_id>/documents/<int:document_id>/", cases.document_download, name="document_download"),
+    path("cases/<int:case_id>/attachments/<int:attachment_id>/", cases.attachment_download, name="attachment_download"),
+    path("children/<int:child_id>/open-case/", cases.case_open_view, name="case_open"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("users/", accounts.user_list, name="user_list"),
     path("users/new/", accounts.user_create_view, name="user_create"),

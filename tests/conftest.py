@@ -15,6 +15,12 @@ def _tasks_run_immediately(settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
+@pytest.fixture(autouse=True)
+def _no_pdf_conversion(settings):
+    # LibreOffice takes seconds per document; tests/test_documents.py checks the conversion itself.
+    settings.KONGCHUO_MAKE_PDF = False
+
+
 @pytest.fixture
 def world(db):
     return build_world()

@@ -65,6 +65,9 @@ CAN_IMPORT = {"county_admin", "county_staff", "liaison_police", "county2_admin"}
 MATCHING_LISTS = {"match_home", "finding_list", "review_list", "findings_export"}
 MATCHING_OBJECT = {"finding_detail", "run_detail", "review_decide", "match_start"}
 CAN_RUN_MATCH = {"county_admin", "county_staff", "county2_admin"}
+CASE_LISTS = {"case_list", "case_todo", "ledger_export"}
+CASE_OBJECT = {"case_detail", "case_edit", "persuasion_new", "case_move", "document_new", "document_download", "attachment_download",
+               "case_open"}
 PUBLIC = {"login", "logout"}
 
 
@@ -78,7 +81,7 @@ def _patterns(resolver=None, prefix=""):
 
 def test_every_url_is_classified():
     known = (CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | IMPORT_LISTS | IMPORT_OBJECT | PUBLIC
-             | MATCHING_LISTS | MATCHING_OBJECT)
+             | MATCHING_LISTS | MATCHING_OBJECT | CASE_LISTS | CASE_OBJECT)
     names = {p.name for _, p in _patterns() if p.name}
     unnamed = [route for route, p in _patterns() if not p.name and not route.startswith("static")]
     assert not unnamed, f"unnamed URL patterns cannot be walked: {unnamed}"
@@ -286,6 +289,8 @@ def test_anonymous_is_sent_to_login(world, client):
             args = [world.users["teacher_a"].pk]
         if "finding_id" in route or "run_id" in route or "candidate_id" in route:
             args = [1]
+        if "case_id" in route:
+            args = [1] + ([1] if "document_id" in route or "attachment_id" in route else []) + (["close"] if "action" in route else [])
         if "batch_id" in route:
             args = [_batch(world, world.county, world.users["county_admin"]).pk]
         response = client.get(reverse(pattern.name, args=args))
@@ -404,3 +409,34 @@ def test_matching_pages_respect_scope_and_role(world, client, persona):
     assert response.status_code == (302 if can_verify else 403 if sees_finding else 404), persona
     finding.refresh_from_db()
     assert (finding.status == Finding.Status.EXCLUDED) == can_verify
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_cases_respect_scope_and_role(world, client, persona):
+    from django.utils import timezone
+
+    from kongchuo.cases.models import Case
+    from kongchuo.cases.paperwork import document_issue
+    from kongchuo.cases.services import case_open, persuasion_add
+
+    case = case_open(actor=world.users["township_b"], child=world.children["out"], kind="out_of_school", reason="核实", confirmed=True)
+    persuasion_add(actor=world.users["township_b"], case=case, date=timezone.localdate(), method="home_visit", units=["township"],
+                   participants="王", place="家", content="谈话", result="未果")
+    document = document_issue(actor=world.users["township_b"], case=case, kind="persuasion_letter")
+    sees = persona in {"county_admin", "county_staff", "supervisor", "township_b"}
+    works = persona in {"county_admin", "county_staff", "township_b"}
+    client.force_login(world.users[persona])
+    for name, args in (("case_detail", [case.pk]), ("document_download", [case.pk, document.pk]), ("case_edit", [case.pk])):
+        status = client.get(reverse(name, args=args)).status_code
+        expected = (200 if works or name != "case_edit" else 403) if sees else 404
+        assert status == expected, (persona, name, status)
+    assert (world.children["out"].name in client.get(reverse("case_list")).content.decode()) == sees
+    before = case.persuasions.count()
+    response = client.post(reverse("persuasion_new", args=[case.pk]), {
+        "date": timezone.localdate().isoformat(), "method": "phone", "units": ["school"], "participants": "李", "place": "电话",
+        "content": "电话沟通", "result": "答应送学"})
+    assert response.status_code == (302 if works else 403 if sees else 404), (persona, response.status_code)
+    assert case.persuasions.count() == before + (1 if works else 0)
+    response = client.post(reverse("document_new", args=[case.pk]), {"kind": "deadline_notice"})
+    assert (case.documents.count() == 2) == works and (response.status_code in (302, 403, 404))
+    assert Case.objects.get(pk=case.pk).state == "persuading"

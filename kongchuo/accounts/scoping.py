@@ -250,3 +250,30 @@ def get_finding_for_user(user: User, finding_id: int, *, write: bool = False):
 
 def can_run_match(user: User) -> bool:
     return has_perm(user, Perm.RUN_MATCH) and user.division_id is not None and user.division.level == Division.Level.COUNTY
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+def cases_for(user: User) -> QuerySet:
+    """The ledger in the user's subtree; a department liaison sees no cases (outcomes come in reports)."""
+    from kongchuo.cases.models import Case
+
+    qs = Case.objects.select_related("child", "township", "school")
+    if user.school_class_id:
+        return qs.filter(child__in=children_for(user))
+    if user.school_id:
+        return qs.filter(Q(school_id=user.school_id) | Q(child__in=children_for(user)))
+    if not user.division_id or user.role == Role.DEPARTMENT_LIAISON:
+        return qs.none()
+    node = user.division
+    if node.level == Division.Level.TOWNSHIP:
+        return qs.filter(Q(township=node) | Q(child__in=children_for(user)))
+    return qs.filter(county__prefix__startswith=node.prefix)
+
+
+def get_case_for_user(user: User, case_id: int):
+    case = cases_for(user).filter(pk=case_id).first()
+    if case is None:
+        raise Http404("没有找到该台账，或不在您的管辖范围内")
+    return case

@@ -5,7 +5,7 @@ from kongchuo.enrolments.services import allowed_next
 
 class TransitionForm(forms.Form):
     to_status = forms.ChoiceField(label="变更为")
-    effective_date = forms.DateField(label="生效日期", widget=forms.DateInput(attrs={"type": "date"}))
+    effective_date = forms.DateField(label="生效日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reason = forms.CharField(label="原因/依据", required=False, max_length=200, widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, current_status: str, **kwargs):

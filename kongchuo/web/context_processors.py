@@ -12,6 +12,7 @@ def shell(request):
     if allowed_sources(user):
         menu.append(("import_list", "数据导入"))
     menu.append(("match_home", "数据比对"))
+    menu.append(("case_list", "控辍台账"))
     menu.append(("conflict_list", "身份信息冲突"))
     if has_perm(user, Perm.VIEW_AUDIT):
         menu.append(("audit_list", "审计日志"))

@@ -13,3 +13,9 @@ def mask_id(value):
 @register.filter
 def mask_nsn(value):
     return mask_student_number(value)
+
+
+@register.filter
+def get_item(mapping, key):
+    """{{ mapping|get_item:key }} for dicts built by a view (no logic in templates beyond a lookup)."""
+    return mapping.get(key) if mapping else None

@@ -1,0 +1,68 @@
+"""What is due on each open case, by the county's rules (DESIGN.md §5): the to-do lists and the overdue board."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from kongchuo.cases.models import Case, CaseRules, State
+from kongchuo.matching.rules import weekdays
+
+S = State
+
+
+@dataclass(frozen=True)
+class Due:
+    case: Case
+    kind: str
+    what: str
+    due: dt.date
+    today: dt.date
+
+    @property
+    def overdue(self) -> bool:
+        return self.due < self.today
+
+    @property
+    def days(self) -> int:
+        return (self.due - self.today).days
+
+
+def due_items(cases, today: dt.date) -> list[Due]:
+    """Every open case's next obligations, overdue first. `cases` is an already scoped queryset."""
+    rules = {r.county_id: r for r in CaseRules.objects.all()}
+    default = CaseRules()
+    items: list[Due] = []
+    cases = (
+        cases.filter(state__in=[S.SUSPECTED, S.VERIFYING, S.CONFIRMED, S.PERSUADING, S.DEFERRED, S.HOME_TEACHING, S.ESCALATED, S.RETURNED])
+        .select_related("child", "township", "school")
+        .prefetch_related("persuasions", "documents")
+    )
+    for case in cases:
+        r = rules.get(case.county_id, default)
+        since = case.state_since.date() if case.state_since else case.opened_at.date()
+        records = sorted(case.persuasions.all(), key=lambda p: p.date)
+        documents = {d.kind: d for d in sorted(case.documents.all(), key=lambda d: d.issued_on)}
+
+        def add(kind, what, due, case=case):
+            items.append(Due(case, kind, what, due, today))
+
+        if case.state in (S.SUSPECTED, S.VERIFYING):
+            add("verify", "核查疑似情况（确认或排除）", case.opened_at.date() + dt.timedelta(days=r.verify_days))
+        elif case.state == S.CONFIRMED:
+            add("first_persuasion", "首次劝返（即辍即劝）", (case.confirmed_on or since) + dt.timedelta(days=r.first_persuasion_days))
+        elif case.state == S.RETURNED:
+            days = weekdays(since, since + dt.timedelta(days=r.closure_school_days * 2))
+            add("close", "复学满期，审核销号", days[r.closure_school_days - 1] if len(days) >= r.closure_school_days else since)
+        if case.state in (S.PERSUADING, S.DEFERRED, S.HOME_TEACHING, S.ESCALATED):
+            last = records[-1].date if records else since
+            add("record", "登记本月劝返记录（每月至少一次）", last + dt.timedelta(days=r.record_interval_days))
+        if case.state == S.PERSUADING:
+            deadline_notice = documents.get("deadline_notice")
+            if deadline_notice and deadline_notice.deadline:
+                add("escalate", "限期复学期满未返校：依法申请司法调处", deadline_notice.deadline + dt.timedelta(days=1))
+            elif "enrolment_notice" in documents:
+                issued = documents["enrolment_notice"].issued_on
+                add("deadline_notice", "送达《限期复学通知书》", issued + dt.timedelta(days=r.deadline_notice_days))
+            elif len(records) >= r.notice_after_persuasions:
+                add("enrolment_notice", "送达《入学（复学）通知书》", records[r.notice_after_persuasions - 1].date + dt.timedelta(days=3))
+    items.sort(key=lambda d: (d.due, d.case.pk))
+    return items
