@@ -212,28 +212,38 @@ def test_source_disagreements_are_identity_conflicts(world):
     assert "章小明" in finding.detail and "公安户籍" in finding.detail
 
 
-def test_two_records_of_one_child_are_linked_and_not_out_of_school(world):
+def _second_record(world, name, guardian=None):
+    """The registry knew child 'out' under another record: no ID number, enrolled at school B."""
     out = world.children["out"]
-    # The registry knew the same girl without an ID number, with a homophone surname, enrolled at school B.
-    twin = child_create(
-        actor=None,
-        name="程小芳",
-        gender="F",
-        birth_date=out.birth_date,
-        id_number=None,
-        allow_pending_id=True,
-        household_division=world.village_b,
-        source=Source.REGISTRY,
-    )
-    guardian_save(actor=None, child=twin, name=out.guardians.first().name, relation="father", phone="13800000000")
+    twin = child_create(actor=None, name=name, gender="F", birth_date=out.birth_date, id_number=None, allow_pending_id=True,
+                        household_division=world.village_b, source=Source.REGISTRY)
+    guardian_save(actor=None, child=twin, name=guardian or out.guardians.first().name, relation="father", phone="13800000000")
     enrolment_create(actor=None, child=twin, school=world.school_b, grade=3, entry_date=dt.date(2023, 9, 1))
-    r = run(world)
-    linked = live("identity_conflict").filter(child__in=[out, twin]) | live("identity_conflict").filter(other_child__in=[out, twin])
-    pending = LinkCandidate.objects.filter(status="pending").count()
-    assert linked.exists() or pending == 1, r.input_counts
-    if linked.exists():
-        assert not live("out_of_school").exists()  # she is in school under her other record
-        assert "匹配权重" in linked.first().detail
+    return out, twin
+
+
+def test_two_records_of_one_child_are_linked_and_not_out_of_school(world):
+    out, twin = _second_record(world, "陈小芳")
+    run(world)
+    finding = live("identity_conflict").get()
+    assert {finding.child_id, finding.other_child_id} == {out.pk, twin.pk}
+    assert "匹配权重" in finding.detail and "一方缺失" in finding.detail
+    assert not live("out_of_school").exists()  # she is in school under her other record
+
+
+def test_uncertain_pairs_go_to_review_and_the_decision_is_reused(world, client):
+    # No ID number and the registry names the mother, not the father: the model cannot tell her from a namesake.
+    out, twin = _second_record(world, "陈晓芳", guardian="刘秀英")
+    run(world)
+    candidate = LinkCandidate.objects.get(status="pending")
+    assert {candidate.left_id, candidate.right_id} == {out.pk, twin.pk} and candidate.agreements["姓名"]
+    assert live("out_of_school").exists()  # until a person decides
+    client.force_login(world.users["county_staff"])
+    assert client.post(reverse("review_decide", args=[candidate.pk]), {"decision": "same"}).status_code == 302
+    second = run(world)
+    assert not live("out_of_school").exists() and second.diff["resolved"] == 1
+    assert live("identity_conflict").filter(other_child__in=[out, twin]).exists() or live("identity_conflict").filter(
+        child__in=[out, twin]).exists()
 
 
 def test_cli_match_json_and_findings_export_contract(world, tmp_path, capsys):

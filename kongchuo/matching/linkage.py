@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import time
@@ -38,6 +39,7 @@ import pyarrow as pa
 from splink import Linker, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink import comparison_library as cl
+from splink.blocking_rule_library import And, CustomRule
 
 from kongchuo.people.identity import upgrade_15_to_18
 from kongchuo.people.names import clean_name, name_pinyin
@@ -48,7 +50,14 @@ MODEL_PATH = Path(__file__).with_name("model.json")
 EXACT_ID_WEIGHT = 99.0  # stands for "infinite": above any weight the model can give (max ≈ 60), finite for JSON and SQL
 EXACT_AGREEMENT = {"身份证号": "完全一致"}
 LEGACY_AGREEMENT = {"身份证号": "15位旧号升级为18位后一致"}
-ACCEPTED_NOTE = ("人工审核", "已确认为同一人")
+ACCEPTED_NOTE = {"人工审核": "已确认为同一人"}
+RIVAL_NOTE = "其他候选"
+REVIEW_NOTE = "复核原因"
+RIVAL_MARGIN = 10.0  # a partner this much stronger (in weight) makes a link contested: review, not auto
+RIVAL_EXEMPT_WEIGHT = 24.0  # above this a link stands on its own (a twin sharing a character of the name scores ≈ 21)
+UPPER_FLOOR = 8.0
+DEDUPE_SHIFT = 7.0  # ≈ log2(100): about one row in a hundred has a duplicate within its own list
+_ID_TYPO_LEVELS = frozenset({"15位旧号与18位号码对应", "相差一位", "相邻两位颠倒"})
 
 # An ID number shared by more rows than this is a placeholder (000…, a school's default), not a person.
 MAX_ROWS_PER_ID = 8
@@ -91,6 +100,13 @@ class LinkResult:
 # comparison is its null level (no evidence either way); the others are tried in order, the first that holds wins.
 
 
+# Same surname (by sound), two-character given names with one character in the same place: 王子轩/王子豪.
+_ONE_GIVEN_CHAR_SAME = (
+    "surname_py_l = surname_py_r AND length(given_l) > 1 AND length(given_r) > 1"
+    " AND (substr(given_l, 1, 1) = substr(given_r, 1, 1) OR substr(given_l, 2, 1) = substr(given_r, 2, 1))"
+)
+
+
 def _comparisons() -> list[tuple[str, str, list[tuple[str, str, Any]]]]:
     return [
         ("id_number", "身份证号", [
@@ -99,13 +115,13 @@ def _comparisons() -> list[tuple[str, str, list[tuple[str, str, Any]]]]:
             ("legacy15", "15位旧号与18位号码对应", cll.CustomLevel("(id_was15_l OR id_was15_r) AND id15_l = id15_r")),
             ("one_digit", "相差一位", cll.LevenshteinLevel("id18", 1)),
             ("transposed", "相邻两位颠倒", cll.DamerauLevenshteinLevel("id18", 1)),
-            ("same_region_birth", "地区码和出生日期相同，顺序码不同", cll.CustomLevel("id_head14_l = id_head14_r")),
             ("else", "不同", cll.ElseLevel()),
         ]),
         ("name", "姓名", [
             ("null", "一方缺失", cll.NullLevel("name")),
             ("exact", "完全一致", cll.ExactMatchLevel("name")),
             ("pinyin", "拼音相同（同音字）", cll.ExactMatchLevel("name_py")),
+            ("given_one_char", "同姓，名字有一字相同", cll.CustomLevel(_ONE_GIVEN_CHAR_SAME)),
             ("given_close", "同姓，名字拼音相近", cll.And(cll.ExactMatchLevel("surname_py"), cll.JaroWinklerLevel("given_py", 0.88))),
             ("surname", "同姓，名字不同", cll.ExactMatchLevel("surname_py")),
             ("else", "不同", cll.ElseLevel()),
@@ -141,17 +157,24 @@ def _comparisons() -> list[tuple[str, str, list[tuple[str, str, Any]]]]:
     ]
 
 
-def _blocking_rules() -> list:
-    """Which pairs are compared at all. Each rule is an equi-join, so a province stays near-linear."""
-    return [
-        block_on("name_py", "birth_year"),  # homophones, swapped day/month, any ID error
-        block_on("birth", "surname_py"),  # a variant character in the given name
-        block_on("id_head14"),  # a slip in the order code or check digit (and twins, to tell them apart)
-        block_on("id_tail12"),  # a slip in the region code
-        block_on("id15"),  # the legacy 15-digit form against the 18-digit one
-        block_on("name_py", "township"),  # birth date missing or mistyped twice
-        block_on("guardian_py", "birth"),  # a different name (乳名/学名) under the same guardian
+def _blocking_rules(mode: str) -> list:
+    """Which pairs are compared at all. Each rule is an equi-join, so a province stays near-linear.
+
+    Pairs that stage 1 already settled are left out: in link mode, pairs of two rows that both found their
+    exact-ID partner (a row that did can still pair with one that did not: a child registered twice, once
+    with a mistyped ID); in dedupe mode, pairs with equal IDs.
+    """
+    unsettled = CustomRule("NOT (l.settled AND r.settled)") if mode == "link" else CustomRule("coalesce(l.id18 <> r.id18, true)")
+    keys = [
+        ("name_py", "birth_year"),  # homophones, swapped day/month, any ID error
+        ("birth", "surname_py"),  # a variant character in the given name
+        ("id_head14",),  # a slip in the order code or check digit (and twins, to tell them apart)
+        ("id_tail12",),  # a slip in the region code
+        ("id15",),  # the legacy 15-digit form against the 18-digit one
+        ("name_py", "township"),  # birth date missing or mistyped twice
+        ("guardian_py", "birth"),  # a different name (乳名/学名) under the same guardian
     ]
+    return [And(block_on(*columns), unsettled) for columns in keys]
 
 
 def load_model(path: Path = MODEL_PATH) -> dict[str, Any]:
@@ -176,7 +199,7 @@ def splink_settings(model: Mapping[str, Any], *, link_type: str) -> SettingsCrea
     return SettingsCreator(
         link_type=link_type,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=_blocking_rules(),
+        blocking_rules_to_generate_predictions=_blocking_rules("link" if link_type == "link_only" else "dedupe"),
         probability_two_random_records_match=model["probability_two_random_records_match"],
         retain_matching_columns=True,  # gamma_* (the level per field) only come with it
         retain_intermediate_calculation_columns=False,
@@ -202,17 +225,30 @@ def as_arrow(records: Any) -> pa.Table:
 
 
 def _pinyin_rows(names: Iterable[str]) -> pa.Table:
-    """One row per distinct name: its full pinyin and those of surname and given name (pypinyin, cached)."""
-    out: dict[str, list] = {"raw": [], "clean": [], "py": [], "surname_py": [], "given_py": []}
+    """One row per distinct name: its full pinyin and those of surname and given name.
+
+    Character by character (pypinyin once per distinct character): a province's lists hold a few hundred
+    thousand distinct names but only a few thousand characters. Both sides get the same reading of a
+    character, which is all matching needs.
+    """
+    out: dict[str, list] = {"raw": [], "clean": [], "given": [], "py": [], "surname_py": [], "given_py": []}
     for raw in names:
         name = clean_name(raw)
         split = 2 if name[:2] in _COMPOUND_SURNAMES else 1
+        surname_py = "".join(_char_pinyin(ch) for ch in name[:split])
+        given_py = "".join(_char_pinyin(ch) for ch in name[split:])
         out["raw"].append(raw)
         out["clean"].append(name or None)
-        out["py"].append(name_pinyin(name)[0] or None)
-        out["surname_py"].append(name_pinyin(name[:split])[0] or None)
-        out["given_py"].append(name_pinyin(name[split:])[0] or None)
+        out["given"].append(name[split:] or None)
+        out["py"].append(surname_py + given_py or None)
+        out["surname_py"].append(surname_py or None)
+        out["given_py"].append(given_py or None)
     return pa.table(out)
+
+
+@functools.cache
+def _char_pinyin(ch: str) -> str:
+    return name_pinyin(ch)[0] if ch != "·" else ""
 
 
 _PREPARE_SQL = """
@@ -232,7 +268,7 @@ WITH ids AS (
 SELECT
     c.uid AS unique_id,
     c.source,
-    nm.clean AS name, nm.py AS name_py, nm.surname_py, nm.given_py,
+    nm.clean AS name, nm.given, nm.py AS name_py, nm.surname_py, nm.given_py,
     CASE upper(c.gender) WHEN 'M' THEN 'M' WHEN 'F' THEN 'F' END AS gender,
     strftime(c.birth_date, '%Y%m%d') AS birth,
     strftime(c.birth_date, '%Y%d%m') AS birth_swap,
@@ -245,7 +281,8 @@ SELECT
     gd.clean AS guardian, gd.py AS guardian_py, gd.surname_py AS guardian_surname_py,
     CASE WHEN length(c.division_code) >= 12 THEN substr(c.division_code, 1, 12) END AS village,
     CASE WHEN length(c.division_code) >= 9 THEN substr(c.division_code, 1, 9) END AS township,
-    CASE WHEN length(c.division_code) >= 6 THEN substr(c.division_code, 1, 6) END AS county
+    CASE WHEN length(c.division_code) >= 6 THEN substr(c.division_code, 1, 6) END AS county,
+    false AS settled
 FROM counted c
 LEFT JOIN {pinyin} nm ON nm.raw = c.name
 LEFT JOIN {pinyin} gd ON gd.raw = c.guardian_name
@@ -306,10 +343,12 @@ def _splink_links(
     lower: float,
     backend: str,
     spark: Any,
-) -> tuple[list[Link], int]:
-    """Score the candidate pairs of what stage 1 left; links with weight ≥ lower, and the number of pairs scored."""
+) -> list[Link]:
+    """Score the candidate pairs stage 1 left open; the links with weight ≥ lower."""
     link_type = "dedupe_only" if mode == "dedupe" else "link_only"
     inputs = ["people"] if mode == "dedupe" else ["left_people", "right_people"]
+    if any(_row_count(con, name) == 0 for name in inputs):
+        return []
     if backend == "duckdb":
         from splink import DuckDBAPI
 
@@ -322,13 +361,11 @@ def _splink_links(
             raise ValueError('backend="spark" needs a SparkSession (see spark_session())')
         db_api = SparkAPI(spark_session=spark, break_lineage_method="persist")
         frames = [
-            db_api.register(spark.createDataFrame(con.execute(f"SELECT * FROM {name}").fetch_arrow_table()), dataset_display_name=name)
+            db_api.register(spark.createDataFrame(con.sql(f"SELECT * FROM {name}").to_arrow_table()), dataset_display_name=name)
             for name in inputs
         ]
     else:
         raise ValueError(f"unknown backend {backend!r}: duckdb or spark")
-    if any(_row_count(con, name) == 0 for name in inputs):
-        return [], 0
     linker = Linker(frames if len(frames) > 1 else frames[0], splink_settings(model, link_type=link_type), log_level=None)
     predictions = linker.inference.predict(threshold_match_weight=lower if math.isfinite(lower) else None, warning_mode="never")
     labels = _level_labels(linker)
@@ -349,19 +386,11 @@ def _splink_links(
             uid_l, uid_r = uid_r, uid_l
         agreements = {title: names[gamma] for (_, title, names), gamma in zip(labels, row[6:6 + len(labels)], strict=True)}
         links.append(Link(uid_l, uid_r, round(float(weight), 3), float(probability), agreements))
-    return links, _pairs_scored(linker)
+    return links
 
 
 def _row_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-
-
-def _pairs_scored(linker: Linker) -> int | None:
-    """How many candidate pairs the blocking rules produced (Splink caches them under this name)."""
-    for key, frame in linker._intermediate_table_cache.items():
-        if key.startswith("__splink__blocked_id_pairs"):
-            return int(frame.query_sql(f"SELECT count(*) AS n FROM {frame.physical_name}").as_record_list()[0]["n"])
-    return None
 
 
 def link_people(
@@ -390,10 +419,48 @@ def link_people(
     if (mode == "link") != (other is not None):
         raise ValueError('mode="link" needs other=…; mode="dedupe" takes no other')
     model = model or load_model()
-    upper = model["upper"] if upper is None else upper
-    lower = model["lower"] if lower is None else lower
+    # Within one list a row rarely has a duplicate; across two lists it usually has a partner: the prior odds
+    # differ by about 2**dedupe_shift, and so do the thresholds.
+    shift = model.get("dedupe_shift", 0.0) if mode == "dedupe" else 0.0
+    upper = model["upper"] + shift if upper is None else upper
+    lower = model["lower"] + shift if lower is None else lower
     if lower > upper:
         raise ValueError("lower must not exceed upper")
+    started = time.perf_counter()
+    exact, fuzzy, present, stats = _score(
+        records, other, mode=mode, model=model, lower=lower, backend=backend, spark=spark, decisions=decisions
+    )
+    result = LinkResult(stats=stats)
+    links = [Link(a, b, EXACT_ID_WEIGHT, 1.0, dict(LEGACY_AGREEMENT if legacy else EXACT_AGREEMENT)) for a, b, legacy in exact]
+    links += _contested(fuzzy, links + fuzzy) if mode == "link" else fuzzy
+    decided = _normalised_decisions(decisions, mode)
+    seen: set[tuple[str, str]] = set()
+    for link in links:
+        key = _pair_key(link.left, link.right, mode)
+        seen.add(key)
+        verdict = decided.get(key)
+        if verdict is False:
+            continue
+        if verdict is True:
+            result.auto.append(Link(link.left, link.right, link.weight, link.probability, {**link.agreements, **ACCEPTED_NOTE}))
+            continue
+        place, link = _place(link, upper=upper, mode=mode)
+        if place is not None:
+            getattr(result, place).append(link)
+    for (left, right), verdict in decided.items():
+        if verdict and (left, right) not in seen and present(left, right):
+            result.auto.append(Link(left, right, EXACT_ID_WEIGHT, 1.0, dict(ACCEPTED_NOTE)))
+    result.auto.sort(key=lambda link: (-link.weight, link.left, link.right))
+    result.review.sort(key=lambda link: (-link.weight, link.left, link.right))
+    stats["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _score(
+    records: Any, other: Any, *, mode: str, model: Mapping[str, Any], lower: float, backend: str, spark: Any,
+    decisions: Mapping | None,
+) -> tuple[list[tuple[str, str, bool]], list[Link], Any, dict[str, Any]]:
+    """Both stages, no verdicts: exact pairs (left, right, legacy?), fuzzy links ≥ lower, a presence test, stats."""
     stats: dict[str, Any] = {}
     started = time.perf_counter()
     con = duckdb.connect()
@@ -410,43 +477,21 @@ def link_people(
         mark = time.perf_counter()
         exact = _exact_pairs(con, mode)
         stats["exact_pairs"] = len(exact)
-        if mode == "link":  # stage 2 sees only what stage 1 left on either side
+        if mode == "link":  # rows that found their exact-ID partner are only compared with rows that did not
             con.register("exact_arrow", pa.table({"l": [a for a, _, _ in exact], "r": [b for _, b, _ in exact]}, schema=_PAIR_SCHEMA))
-            con.execute("DELETE FROM left_people WHERE unique_id IN (SELECT l FROM exact_arrow)")
-            con.execute("DELETE FROM right_people WHERE unique_id IN (SELECT r FROM exact_arrow)")
-            stats["remaining_rows"] = (_row_count(con, "left_people"), _row_count(con, "right_people"))
+            con.execute("UPDATE left_people SET settled = true WHERE unique_id IN (SELECT l FROM exact_arrow)")
+            con.execute("UPDATE right_people SET settled = true WHERE unique_id IN (SELECT r FROM exact_arrow)")
+            stats["unsettled_rows"] = con.execute(
+                "SELECT (SELECT count(*) FROM left_people WHERE NOT settled), (SELECT count(*) FROM right_people WHERE NOT settled)"
+            ).fetchall()[0]
         stats["exact_seconds"] = round(time.perf_counter() - mark, 3)
 
         mark = time.perf_counter()
-        fuzzy, stats["pairs_scored"] = _splink_links(con, mode=mode, model=model, lower=lower, backend=backend, spark=spark)
+        fuzzy = _splink_links(con, mode=mode, model=model, lower=lower, backend=backend, spark=spark)
         stats["splink_seconds"] = round(time.perf_counter() - mark, 3)
     finally:
         con.close()
-
-    result = LinkResult(stats=stats)
-    links = [Link(a, b, EXACT_ID_WEIGHT, 1.0, dict(LEGACY_AGREEMENT if legacy else EXACT_AGREEMENT)) for a, b, legacy in exact]
-    links += fuzzy
-    decided = _normalised_decisions(decisions, mode)
-    seen: set[tuple[str, str]] = set()
-    for link in links:
-        key = _pair_key(link.left, link.right, mode)
-        seen.add(key)
-        verdict = decided.get(key)
-        if verdict is False:
-            continue
-        if verdict is True:
-            result.auto.append(Link(link.left, link.right, link.weight, link.probability, {**link.agreements, ACCEPTED_NOTE[0]: ACCEPTED_NOTE[1]}))
-        elif link.weight >= upper:
-            result.auto.append(link)
-        else:
-            result.review.append(link)
-    for (left, right), verdict in decided.items():
-        if verdict and (left, right) not in seen and present(left, right, mode):
-            result.auto.append(Link(left, right, EXACT_ID_WEIGHT, 1.0, {ACCEPTED_NOTE[0]: ACCEPTED_NOTE[1]}))
-    result.auto.sort(key=lambda link: (-link.weight, link.left, link.right))
-    result.review.sort(key=lambda link: (-link.weight, link.left, link.right))
-    stats["seconds"] = round(time.perf_counter() - started, 3)
-    return result
+    return exact, fuzzy, present, stats
 
 
 def _uids_among(con: duckdb.DuckDBPyConnection, mode: str, decisions: Mapping | None):
@@ -457,7 +502,69 @@ def _uids_among(con: duckdb.DuckDBPyConnection, mode: str, decisions: Mapping | 
     for table in tables:
         rows = con.execute(f"SELECT unique_id FROM {table} WHERE unique_id IN (SELECT unnest(?))", [wanted]).fetchall() if wanted else []
         found.append({uid for (uid,) in rows})
-    return lambda left, right, mode: left in found[0] and right in found[1]
+    return lambda left, right: left in found[0] and right in found[1]
+
+
+def _place(link: Link, *, upper: float, mode: str) -> tuple[str | None, Link]:
+    """("auto" | "review" | None for dropped, the link with the reason a person must look, if any)."""
+    contested = RIVAL_NOTE in link.agreements
+    if link.weight < upper:
+        return (None if contested else "review"), link  # a weak link of a row with a far better partner is no question
+    if contested:
+        return "review", link
+    reason = _needs_person(link, mode)
+    if reason:
+        return "review", Link(link.left, link.right, link.weight, link.probability, {**link.agreements, REVIEW_NOTE: reason})
+    return "auto", link
+
+
+def _needs_person(link: Link, mode: str) -> str | None:
+    """Why a link above `upper` still goes to review: evidence the weights cannot see (twins share everything else)."""
+    if "姓名" not in link.agreements:  # stage 1 or a person's decision
+        return None
+    if link.agreements["身份证号"] == "不同":
+        return "两条记录的身份证号都有且不同"
+    if mode == "dedupe" and link.agreements.get("姓名") not in ("完全一致", "拼音相同（同音字）") \
+            and link.agreements.get("身份证号") not in _ID_TYPO_LEVELS:
+        return "名字不同，又无身份证号佐证（可能是双胞胎）"
+    same_guardian = link.agreements["监护人"] in ("完全一致", "拼音相同（同音字）")
+    if mode == "dedupe" and link.agreements["身份证号"] == "一方缺失" and not same_guardian:
+        return "无身份证号佐证，监护人也不一致（可能是同名同生日的另一个孩子）"
+    return None
+
+
+def _contested(fuzzy: list[Link], links: list[Link]) -> list[Link]:
+    """Fuzzy links of a row that has a far better partner are marked: to review if they reach `upper`, else dropped.
+
+    One row of a list is one child: when 易琪 in the registry has her household row by ID and the household
+    row of her twin 易诗雨 (no ID, same parents, village and birthday) scores well against her too, the
+    second link is the twin, not a duplicate. Links backed by a mistyped form of the same ID stay as scored, and
+    so do links strong enough on their own (a child registered twice, once without ID: name, birthday, guardian
+    and village all agree).
+    """
+    best_left: dict[str, Link] = {}
+    best_right: dict[str, Link] = {}
+    for link in links:
+        if link.left not in best_left or link.weight > best_left[link.left].weight:
+            best_left[link.left] = link
+        if link.right not in best_right or link.weight > best_right[link.right].weight:
+            best_right[link.right] = link
+    out = []
+    for link in fuzzy:
+        rival = max(best_left[link.left], best_right[link.right], key=lambda other: other.weight)
+        if (
+            rival.weight >= link.weight + RIVAL_MARGIN
+            and link.weight < RIVAL_EXEMPT_WEIGHT
+            and link.agreements.get("身份证号") not in _ID_TYPO_LEVELS
+        ):
+            other = rival.right if rival.left == link.left else rival.left
+            if rival.weight == EXACT_ID_WEIGHT:
+                note = f"另有身份证号完全一致的记录（{other}）"
+            else:
+                note = f"另有更匹配的记录（{other}，权重高{rival.weight - link.weight:.1f}）"
+            link = Link(link.left, link.right, link.weight, link.probability, {**link.agreements, RIVAL_NOTE: note})
+        out.append(link)
+    return out
 
 
 def _pair_key(left: str, right: str, mode: str) -> tuple[str, str]:
@@ -506,8 +613,10 @@ def train(*, n: int = 20_000, seed: int = 7, u_pairs: float = 1e7, path: Path = 
     blank: dict[str, Any] = {"comparisons": {}, "probability_two_random_records_match": prior}
 
     # m: the level each truly matching pair reaches, among the pairs stage 2 scores (after the exact stage).
-    scored = link_people(truth.household, mode="link", other=truth.registry, upper=math.inf, lower=-math.inf, model=blank)
-    true_links = [link for link in scored.review if (link.left, link.right) in truth.links and link.weight != EXACT_ID_WEIGHT]
+    _, fuzzy, _, _ = _score(
+        truth.household, truth.registry, mode="link", model=blank, lower=-math.inf, backend="duckdb", spark=None, decisions=None
+    )
+    true_links = [link for link in fuzzy if (link.left, link.right) in truth.links]
     titles = {key: title for key, title, _ in _comparisons()}
     m_counts = {key: {level: 0 for level, _, _ in levels} for key, _, levels in _comparisons()}
     for link in true_links:
@@ -541,7 +650,11 @@ def train(*, n: int = 20_000, seed: int = 7, u_pairs: float = 1e7, path: Path = 
             # Half a count for a level no true pair reached (rare is not impossible); u floored at one in u_pairs
             # (Splink marks a level no random pair reached with a text, not a number).
             m = (counts[level] + 0.5) / (seen + 0.5 * len(level_keys))
-            out[level] = {"m": float(f"{m:.4g}"), "u": float(f"{max(u if isinstance(u, float) else 0.0, 1 / u_pairs):.4g}")}
+            observed_u = isinstance(u, float)
+            u = max(u if observed_u else 0.0, 1 / u_pairs)
+            if not observed_u and counts[level] == 0:  # neither side ever reached it: no evidence either way
+                u = m
+            out[level] = {"m": float(f"{m:.4g}"), "u": float(f"{u:.4g}")}
         comparisons[key] = out
 
     model = {
@@ -551,6 +664,7 @@ def train(*, n: int = 20_000, seed: int = 7, u_pairs: float = 1e7, path: Path = 
         "probability_two_random_records_match": prior,
         "upper": None,
         "lower": None,
+        "dedupe_shift": DEDUPE_SHIFT,
         "comparisons": comparisons,
     }
     model["upper"], model["lower"] = _pick_thresholds(model, truth)
@@ -559,10 +673,11 @@ def train(*, n: int = 20_000, seed: int = 7, u_pairs: float = 1e7, path: Path = 
 
 
 def _pick_thresholds(model: dict[str, Any], truth) -> tuple[float, float]:
-    """upper: where wrong fuzzy links above it stay under 0.02 % of all true pairs (a fifth of the 0.1 % budget);
+    """upper: where wrong uncontested fuzzy links above it stay under 0.02 % of all true pairs (a fifth of the 0.1 % budget);
     lower: low enough that 99.9 % of the true fuzzy pairs at least reach the review queue."""
     result = link_people(truth.household, mode="link", other=truth.registry, upper=math.inf, lower=-math.inf, model=model)
-    fuzzy = sorted((link for link in result.review if link.weight != EXACT_ID_WEIGHT), key=lambda link: -link.weight)
+    fuzzy = [link for link in result.review if link.weight != EXACT_ID_WEIGHT and RIVAL_NOTE not in link.agreements]
+    fuzzy.sort(key=lambda link: -link.weight)
     budget = int(len(truth.links) * 0.0002)
     false_seen, upper = 0, fuzzy[0].weight if fuzzy else 0.0
     for link in fuzzy:
@@ -573,7 +688,9 @@ def _pick_thresholds(model: dict[str, Any], truth) -> tuple[float, float]:
                 break
     true_weights = sorted(link.weight for link in fuzzy if (link.left, link.right) in truth.links)
     lower = true_weights[int(len(true_weights) * 0.001)] if true_weights else 0.0
-    upper = math.floor(upper) + 1.0
+    # Never below UPPER_FLOOR: a namesake born the same day, ID missing on one side, other guardian and township,
+    # scores about +6; that is a question for a person even when the training data holds no such pair.
+    upper = max(math.floor(upper) + 1.0, UPPER_FLOOR)
     return upper, float(min(math.floor(lower), upper - 1))
 
 

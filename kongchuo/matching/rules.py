@@ -135,6 +135,7 @@ class CountyData:
     schools: dict
     townships: dict
     guardians: dict
+    raw_ids: dict = field(default_factory=dict)  # child → the unusable ID value kept for review (证件号待核正)
 
     @property
     def counts(self) -> dict:

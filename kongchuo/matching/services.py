@@ -28,7 +28,8 @@ def _person_records(data: R.CountyData) -> list[dict]:
             "name": c[1],
             "gender": c[2] or None,
             "birth_date": c[3],
-            "id_number": c[4] or None,
+            # an ID that failed its check digit is what the one-digit / transposed levels recognise
+            "id_number": c[4] or data.raw_ids.get(c[0]) or None,
             "guardian_name": data.guardians.get(c[0]),
             "division_code": c[7] or None,
         }

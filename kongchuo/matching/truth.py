@@ -44,6 +44,14 @@ KIND_NAMES = tuple(kind for kind, _ in ERROR_KINDS)
 
 HOME_REGION = "500229"  # 城口县
 NEIGHBOUR_REGIONS = ("500238", "500236", "500235", "500230", "500101")
+# Chongqing county codes in use for every birth year 2009-2020 (python-stdnum's table): the counties a large
+# run spreads over, about one per 30,000 children, as a province's lists do.
+PROVINCE_REGIONS = (
+    "500229", "500101", "500102", "500103", "500104", "500105", "500106", "500107", "500108", "500109", "500110",
+    "500111", "500112", "500113", "500114", "500115", "500116", "500117", "500118", "500119", "500230", "500231",
+    "500233", "500235", "500236", "500237", "500238", "500240", "500241", "500242", "500243",
+)
+CHILDREN_PER_COUNTY = 30_000
 
 _GIVEN_CHARS = sorted(set(data.BOY_FIRST + data.BOY_SECOND + data.GIRL_FIRST + data.GIRL_SECOND))
 _FIRST_BIRTH = dt.date(2009, 9, 1)
@@ -56,7 +64,8 @@ class TruthSet:
 
     household: list[tuple] = field(default_factory=list)
     registry: list[tuple] = field(default_factory=list)
-    links: dict[tuple[str, str], str] = field(default_factory=dict)  # (household uid, registry uid) → error kind
+    # (household uid, registry uid) → error kind; a child registered twice has a link to each registry row
+    links: dict[tuple[str, str], str] = field(default_factory=dict)
     registry_duplicates: dict[tuple[str, str], str] = field(default_factory=dict)  # (registry uid, its copy) → kind
     twins: list[tuple[str, str]] = field(default_factory=list)  # registry uids of twin pairs: never the same child
     namesakes: list[tuple[str, str]] = field(default_factory=list)  # registry uids: same name and birth date, unrelated
@@ -100,8 +109,12 @@ def generate(n: int = 5000, seed: int = 2026) -> TruthSet:
     rng = random.Random(seed)
     surname = _Draw(rng, [s for s, _ in data.SURNAMES], [w for _, w in data.SURNAMES])
     kind = _Draw(rng, KIND_NAMES, [w for _, w in ERROR_KINDS])
-    villages = [f"{code}{200 + v:03d}" for code, _, _, count in data.TOWNSHIPS for v in range(1, count + 1)]
-    village_weights = [weight / count for _, _, weight, count in data.TOWNSHIPS for _ in range(count)]
+    counties = PROVINCE_REGIONS[: max(1, min(len(PROVINCE_REGIONS), round(n / CHILDREN_PER_COUNTY)))]
+    # Every county gets 城口县's townships and villages under its own code.
+    villages = [
+        f"{county}{code[6:]}{200 + v:03d}" for county in counties for code, _, _, count in data.TOWNSHIPS for v in range(1, count + 1)
+    ]
+    village_weights = [weight / count for _ in counties for _, _, weight, count in data.TOWNSHIPS for _ in range(count)]
     village = _Draw(rng, villages, village_weights)
     used_orders: set[tuple[str, dt.date, int]] = set()
 
@@ -130,7 +143,8 @@ def generate(n: int = 5000, seed: int = 2026) -> TruthSet:
         family = fixed.pop("family", None)
         gender = fixed.get("gender") or rng.choice("MF")
         birth = fixed.get("birth_date") or _FIRST_BIRTH + dt.timedelta(days=rng.randrange(_BIRTH_DAYS))
-        region = fixed.get("region") or (HOME_REGION if rng.random() < 0.85 else rng.choice(NEIGHBOUR_REGIONS))
+        home = family.village if family else village()
+        region = fixed.get("region") or (home[:6] if rng.random() < 0.85 else rng.choice(NEIGHBOUR_REGIONS))
         sur = fixed.get("surname") or surname()
         child = _Child(
             surname=sur,
@@ -139,7 +153,7 @@ def generate(n: int = 5000, seed: int = 2026) -> TruthSet:
             birth_date=birth,
             region=region,
             order=order_for(region, birth, gender, near=family.order if family else None),
-            village=family.village if family else village(),
+            village=home,
             father=family.father if family else sur + rng.choice(data.FATHER_NAMES),
             mother=family.mother if family else surname() + rng.choice(data.MOTHER_NAMES),
             grandfather=family.grandfather if family else sur + rng.choice(data.GRANDFATHER_NAMES),
@@ -187,6 +201,8 @@ def generate(n: int = 5000, seed: int = 2026) -> TruthSet:
                 _, copy = _inject(rng, chosen, registry_row, copy, child)
                 truth.registry.append(copy)
                 truth.registry_duplicates[(registry_row[0], copy[0])] = chosen
+                if on_household:  # the household row is this child's too
+                    truth.links[(household_row[0], copy[0])] = chosen
     truth.twins = [(registry_uid[a], registry_uid[b]) for a, b in twins if a in registry_uid and b in registry_uid]
     truth.namesakes = [(registry_uid[a], registry_uid[b]) for a, b in namesakes if a in registry_uid and b in registry_uid]
     return truth
@@ -215,7 +231,9 @@ def _noise(rng: random.Random, row: tuple, child: _Child) -> tuple:
         division = division[:9] + f"{200 + rng.randrange(1, 10):03d}"
     elif roll < 0.08:  # moved to another township (or registered at the school's)
         division = rng.choice(data.TOWNSHIPS)[0] + f"{200 + rng.randrange(1, 6):03d}"
-    elif roll < 0.18:  # only the township is known
+    elif roll < 0.09:  # lives in a neighbouring county now
+        division = rng.choice(NEIGHBOUR_REGIONS) + f"{100 + rng.randrange(1, 9):03d}{200 + rng.randrange(1, 9):03d}"
+    elif roll < 0.19:  # only the township is known
         division = division[:9]
     roll = rng.random()
     if roll < 0.02:
