@@ -15,21 +15,15 @@ GENESIS = "0" * 64
 SYSTEM_CHAIN = "-"
 
 
-def entry_hash(*, chain, seq, at, actor_id, actor_name, action, object_type, object_id, summary, before, after, prev_hash) -> str:
-    payload = {
-        "chain": chain,
-        "seq": seq,
-        "at": at.astimezone(dt.UTC).isoformat(),
-        "actor_id": actor_id,
-        "actor_name": actor_name,
-        "action": action,
-        "object_type": object_type,
-        "object_id": str(object_id),
-        "summary": summary,
-        "before": before,
-        "after": after,
-        "prev_hash": prev_hash,
-    }
+HASHED_FIELDS = ("chain", "seq", "at", "actor_id", "actor_name", "action", "object_type", "object_id", "summary", "before", "after",
+                 "prev_hash")
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 of the entry's content and the previous entry's hash, in a canonical JSON form."""
+    payload = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    payload["at"] = entry.at.astimezone(dt.UTC).isoformat()
+    payload["object_id"] = str(entry.object_id)
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -78,36 +72,12 @@ def audit_record(
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(chain=chain)
         seq = head.seq + 1
-        at = timezone.now()
-        digest = entry_hash(
-            chain=chain,
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            summary=summary,
-            before=before,
-            after=after,
-            prev_hash=head.hash,
+        entry = AuditEntry(
+            chain=chain, seq=seq, at=timezone.now(), actor_id=actor_id, actor_name=actor_name, action=action,
+            object_type=object_type, object_id=object_id, summary=summary, before=before, after=after, prev_hash=head.hash,
         )
-        entry = AuditEntry.objects.create(
-            chain=chain,
-            seq=seq,
-            at=at,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            summary=summary,
-            before=before,
-            after=after,
-            prev_hash=head.hash,
-            hash=digest,
-        )
+        entry.hash = digest = entry_hash(entry)
+        entry.save()
         head.seq, head.hash = seq, digest
         head.save(update_fields=["seq", "hash"])
     return entry
@@ -137,20 +107,7 @@ def audit_verify() -> tuple[int, Break | None]:
                 return checked, Break(chain, expected_seq, None, f"entry missing (deleted?); next present is seq {e.seq}")
             if e.prev_hash != prev:
                 return checked, Break(chain, e.seq, e.pk, "prev_hash does not match the previous entry")
-            digest = entry_hash(
-                chain=e.chain,
-                seq=e.seq,
-                at=e.at,
-                actor_id=e.actor_id,
-                actor_name=e.actor_name,
-                action=e.action,
-                object_type=e.object_type,
-                object_id=e.object_id,
-                summary=e.summary,
-                before=e.before,
-                after=e.after,
-                prev_hash=e.prev_hash,
-            )
+            digest = entry_hash(e)
             if digest != e.hash:
                 return checked, Break(chain, e.seq, e.pk, "content does not match its hash (entry edited)")
             prev, expected_seq = e.hash, expected_seq + 1
