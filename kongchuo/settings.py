@@ -219,3 +219,5 @@ LOGGING = {
 # Domain defaults (counties override them in the rules screens as later features land).
 KONGCHUO_DEFAULT_PAGE_SIZE = 50
 KONGCHUO_MAKE_PDF = envbool("KONGCHUO_MAKE_PDF", True)  # PDFs of issued documents when LibreOffice is installed
+# How `kongchuo remind` reaches people (dotted paths of classes with send(user, title, body, url); see cases/notify.py).
+KONGCHUO_NOTIFIERS = envlist("KONGCHUO_NOTIFIERS", ["kongchuo.cases.notify.InAppNotifier"])

@@ -68,6 +68,11 @@ CAN_RUN_MATCH = {"county_admin", "county_staff", "county2_admin"}
 CASE_LISTS = {"case_list", "case_todo", "ledger_export"}
 CASE_OBJECT = {"case_detail", "case_edit", "persuasion_new", "case_move", "document_new", "document_download", "attachment_download",
                "case_open"}
+HOME_TEACHING_LISTS = {"home_teaching_list"}
+HOME_TEACHING_OBJECT = {"home_teaching_detail", "home_teaching_plan_edit", "home_teaching_session_new", "home_teaching_contact_new",
+                        "home_teaching_file", "home_teaching_plan_new"}
+SUPPORT_OBJECT = {"support_measures", "support_measure_end"}
+OWN_NOTIFICATIONS = {"notification_list", "notification_read", "notification_read_all"}
 PUBLIC = {"login", "logout"}
 
 
@@ -81,7 +86,8 @@ def _patterns(resolver=None, prefix=""):
 
 def test_every_url_is_classified():
     known = (CHILD_READ | CHILD_WRITE | ENROLMENT_WRITE | SCHOOL_READ | LISTS | USER_ADMIN | IMPORT_LISTS | IMPORT_OBJECT | PUBLIC
-             | MATCHING_LISTS | MATCHING_OBJECT | CASE_LISTS | CASE_OBJECT)
+             | MATCHING_LISTS | MATCHING_OBJECT | CASE_LISTS | CASE_OBJECT | HOME_TEACHING_LISTS | HOME_TEACHING_OBJECT | SUPPORT_OBJECT
+             | OWN_NOTIFICATIONS)
     names = {p.name for _, p in _patterns() if p.name}
     unnamed = [route for route, p in _patterns() if not p.name and not route.startswith("static")]
     assert not unnamed, f"unnamed URL patterns cannot be walked: {unnamed}"
@@ -293,6 +299,12 @@ def test_anonymous_is_sent_to_login(world, client):
             args = [1] + ([1] if "document_id" in route or "attachment_id" in route else []) + (["close"] if "action" in route else [])
         if "batch_id" in route:
             args = [_batch(world, world.county, world.users["county_admin"]).pk]
+        if "plan_id" in route:
+            args = [1] + ([1] if "attachment_id" in route else [])
+        if "measure_id" in route:
+            args = [world.children["a"].pk, 1]
+        if "notification_id" in route:
+            args = [1]
         response = client.get(reverse(pattern.name, args=args))
         assert response.status_code == 302 and "/login/" in response["Location"], pattern.name
 
@@ -440,3 +452,52 @@ def test_cases_respect_scope_and_role(world, client, persona):
     response = client.post(reverse("document_new", args=[case.pk]), {"kind": "deadline_notice"})
     assert (case.documents.count() == 2) == works and (response.status_code in (302, 403, 404))
     assert Case.objects.get(pk=case.pk).state == "persuading"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_home_teaching_support_and_notifications_respect_scope_and_role(world, client, persona):
+    """Child 'b' (township B, disabled) with a 送教上门 plan, a session photo and a support measure, seen from every persona."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from kongchuo.cases.home_teaching import plan_create, session_add
+    from kongchuo.cases.models import Notification
+    from kongchuo.cases.support import support_add
+    from kongchuo.people.services import child_update
+
+    today = timezone.localdate()
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    child = child_update(actor=None, child=world.children["b"], disability_category="physical", disability_grade=1)
+    worker = world.users["township_b"]
+    plan = plan_create(actor=worker, child=child, teachers="刘老师 13900000001", content="语文、数学、康复训练", weekdays=[3],
+                       class_hours=2, start_date=today - dt.timedelta(days=30), certificate_no="50022920170305001211")
+    session = session_add(actor=worker, plan=plan, date=today, class_hours=2, teachers="刘老师", content="识字",
+                          files=[SimpleUploadedFile("送教.png", png)])
+    measure = support_add(actor=worker, child=child, kind="paired_teacher", responsible="刘老师", start_date=today)
+    mine = Notification.objects.create(user=worker, title="【待办】测试", body="测试", url="/cases/")
+    sees = persona in {"county_admin", "county_staff", "supervisor", "township_b"}
+    works = persona in {"county_admin", "county_staff", "township_b"}
+    read_only = 403 if sees else 404
+    client.force_login(world.users[persona])
+    for name, args in (("home_teaching_detail", [plan.pk]), ("home_teaching_file", [plan.pk, session.photos.get().pk]),
+                       ("support_measures", [child.pk])):
+        assert client.get(reverse(name, args=args)).status_code == (200 if sees else 404), (persona, name)
+    for name, args in (("home_teaching_plan_edit", [plan.pk]), ("home_teaching_session_new", [plan.pk]),
+                       ("home_teaching_contact_new", [plan.pk]), ("home_teaching_plan_new", [child.pk])):
+        assert client.get(reverse(name, args=args)).status_code == (200 if works else read_only), (persona, name)
+    assert (child.name in client.get(reverse("home_teaching_list")).content.decode()) == sees
+    response = client.post(reverse("home_teaching_session_new", args=[plan.pk]), {
+        "date": today.isoformat(), "class_hours": "2", "mode": "home", "teachers": "刘老师", "content": "数学"})
+    assert response.status_code == (302 if works else read_only) and plan.sessions.count() == (2 if works else 1), persona
+    response = client.post(reverse("support_measures", args=[child.pk]), {
+        "support-kind": "counselling", "support-responsible": "心理老师", "support-start_date": today.isoformat()})
+    assert response.status_code == (302 if works else read_only) and child.support_measures.count() == (2 if works else 1), persona
+    response = client.post(reverse("support_measure_end", args=[child.pk, measure.pk]), {"end_date": today.isoformat()})
+    measure.refresh_from_db()
+    assert response.status_code == (302 if works else read_only) and (measure.end_date == today) == works, persona
+    # Notifications are each user's own: nobody else can list or mark them.
+    listing = client.get(reverse("notification_list"))
+    assert listing.status_code == 200 and ("【待办】测试" in listing.content.decode()) == (persona == "township_b")
+    response = client.post(reverse("notification_read", args=[mine.pk]))
+    mine.refresh_from_db()
+    assert response.status_code == (302 if persona == "township_b" else 404) and (mine.read_at is not None) == (persona == "township_b")

@@ -3,10 +3,16 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from kongchuo.cases.home_teaching import WeekStatus, hours, plan_weeks, running_plans
 from kongchuo.cases.models import Case, CaseRules, State
 from kongchuo.matching.rules import weekdays
 
 S = State
+MISSED = {
+    WeekStatus.MISSING: "未送教上门",
+    WeekStatus.TOO_SHORT: "送教学时或次数不足",
+    WeekStatus.HOLIDAY_CONTACT_MISSING: "假期未联系送教对象",
+}
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,12 @@ def due_items(cases, today: dt.date) -> list[Due]:
     rules = {r.county_id: r for r in CaseRules.objects.all()}
     default = CaseRules()
     items: list[Due] = []
-    cases = (
+    cases = list(
         cases.filter(state__in=[S.SUSPECTED, S.VERIFYING, S.CONFIRMED, S.PERSUADING, S.DEFERRED, S.HOME_TEACHING, S.ESCALATED, S.RETURNED])
-        .select_related("child", "township", "school")
+        .select_related("child", "township", "school", "county")
         .prefetch_related("persuasions", "documents")
     )
+    plans = _running_plans([c.child_id for c in cases if c.state == S.HOME_TEACHING], today)
     for case in cases:
         r = rules.get(case.county_id, default)
         since = case.state_since.date() if case.state_since else case.opened_at.date()
@@ -64,5 +71,30 @@ def due_items(cases, today: dt.date) -> list[Due]:
                 add("deadline_notice", "送达《限期复学通知书》", issued + dt.timedelta(days=r.deadline_notice_days))
             elif len(records) >= r.notice_after_persuasions:
                 add("enrolment_notice", "送达《入学（复学）通知书》", records[r.notice_after_persuasions - 1].date + dt.timedelta(days=3))
+        if case.state == S.HOME_TEACHING:
+            _home_teaching_items(add, plans.get(case.child_id), r, since, today)
     items.sort(key=lambda d: (d.due, d.case.pk))
     return items
+
+
+def _running_plans(child_ids: list[int], today: dt.date) -> dict:
+    """The 送教上门 plan running today for each child, with the last three weeks' records."""
+    return {p.child_id: p for p in running_plans(child_ids, today, weeks=2)} if child_ids else {}
+
+
+def _home_teaching_items(add, plan, r: CaseRules, since: dt.date, today: dt.date) -> None:
+    """A 送教上门 case: a plan within N days, then this week's session (or holiday contact); a missed week is overdue."""
+    if plan is None:
+        add("home_teaching_plan", "制定送教上门方案（送教教师、内容、时间）", since + dt.timedelta(days=r.home_teaching_plan_days))
+        return
+    weeks = plan_weeks(plan, rules=r, today=today, count=2, sessions=list(plan.sessions.all()), contacts=list(plan.contacts.all()))
+    done = next((w for w in weeks if w.end < today), None)
+    if done is not None and not done.compliant:
+        add("home_teaching_missed", f"{done.start.month}月{done.start.day}日起的一周{MISSED[done.status]}（须补齐并登记）", done.end)
+    current = weeks[0] if weeks and weeks[0].start <= today <= weeks[0].end else None
+    if current is not None and current.status == WeekStatus.IN_PROGRESS:
+        if current.holiday:
+            add("home_teaching_contact", "本周（假期）联系送教对象并登记", current.end)
+        else:
+            what = f"本周送教上门（至少{r.home_teaching_sessions_per_week}次，每次不少于{hours(r.home_teaching_min_hours)}学时）"
+            add("home_teaching_week", what, current.start + dt.timedelta(days=4))

@@ -1,10 +1,16 @@
 """The dropout ledger (台账): one case per child until it is closed (销号), with its history.
 
 The case page is the 一生一表 (DESIGN.md §5); persuasion records (劝返记录) and the documents sent
-to guardians hang off the case. States and transitions live in services.py.
+to guardians hang off the case. States and transitions live in services.py. 送教上门 plans and
+一人一案 support measures belong to the child (they outlive a case); reminders and in-app
+notifications come from the deadlines (reminders.py, notify.py).
 """
 
+import datetime as dt
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from kongchuo.core.services import AppendOnlyQuerySet
@@ -174,11 +180,27 @@ class PersuasionRecord(models.Model):
 
 
 class Attachment(models.Model):
-    record = models.ForeignKey(PersuasionRecord, on_delete=models.CASCADE, related_name="attachments")
+    """A photo or PDF scan, stored by services._store_attachment; it belongs to exactly one record."""
+
+    record = models.ForeignKey(PersuasionRecord, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    session = models.ForeignKey("HomeTeachingSession", null=True, blank=True, on_delete=models.CASCADE, related_name="photos")
+    plan = models.ForeignKey("HomeTeachingPlan", null=True, blank=True, on_delete=models.CASCADE, related_name="certificate_scans")
     stored_name = models.CharField(max_length=100)
     file_name = models.CharField("文件名", max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="attachment_belongs_to_one_record",
+                condition=(
+                    models.Q(record__isnull=False, session__isnull=True, plan__isnull=True)
+                    | models.Q(record__isnull=True, session__isnull=False, plan__isnull=True)
+                    | models.Q(record__isnull=True, session__isnull=True, plan__isnull=False)
+                ),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.file_name
@@ -204,6 +226,41 @@ class CaseDocument(models.Model):
         return self.number
 
 
+HOLIDAYS_HELP = "每项为 [起, 止]：MM-DD 表示每年的同一日期（可跨年，如 12-30 至 01-03），YYYY-MM-DD 表示仅当年"
+
+
+def default_holidays() -> list[list[str]]:
+    """Winter and summer breaks of a typical Chongqing school year; counties set their own calendar
+    (and may add 国庆 or other breaks: those weeks then need a contact record instead of a session)."""
+    return [["01-20", "02-20"], ["07-10", "08-31"]]
+
+
+def _holiday_bound(text: str) -> tuple[int | None, int, int]:
+    parts = [int(p) for p in str(text).split("-")]
+    if len(parts) == 2:
+        year, (month, day) = None, parts
+    elif len(parts) == 3:
+        year, month, day = parts
+    else:
+        raise ValueError(text)
+    dt.date(year or 2024, month, day)  # raises on 02-30 and the like
+    return year, month, day
+
+
+def is_holiday(day: dt.date, ranges) -> bool:
+    """Whether `day` falls in one of the county's holiday ranges (see HOLIDAYS_HELP)."""
+    for start, end in ranges:
+        (y1, m1, d1), (y2, m2, d2) = _holiday_bound(start), _holiday_bound(end)
+        if y1 is not None and y2 is not None:
+            if dt.date(y1, m1, d1) <= day <= dt.date(y2, m2, d2):
+                return True
+            continue
+        key, lo, hi = (day.month, day.day), (m1, d1), (m2, d2)
+        if (lo <= key <= hi) if lo <= hi else (key >= lo or key <= hi):
+            return True
+    return False
+
+
 class CaseRules(models.Model):
     """The county's deadlines, as data (DESIGN.md §5 defaults from the seeds)."""
 
@@ -215,6 +272,12 @@ class CaseRules(models.Model):
     deadline_notice_days = models.PositiveSmallIntegerField("限期复学期限（天）", default=7)  # seed 004
     deferral_joint_persuasions = models.PositiveSmallIntegerField("批准延缓前须联合劝返次数", default=3)  # seed 002
     closure_school_days = models.PositiveSmallIntegerField("复学后连续到校天数方可销号", default=10)
+    # 送教上门: 行课期间每周送教1次，每次不少于2学时，寒暑假保持联系 (seed 002); 每周不少于1次 (seed 004)
+    home_teaching_sessions_per_week = models.PositiveSmallIntegerField("送教上门每个教学周至少次数", default=1)
+    home_teaching_min_hours = models.DecimalField("送教上门每次至少学时", max_digits=3, decimal_places=1, default=Decimal("2"))
+    home_teaching_plan_days = models.PositiveSmallIntegerField("转为送教上门后制定方案时限（天）", default=7)
+    holidays = models.JSONField("寒暑假（起止日期）", default=default_holidays, help_text=HOLIDAYS_HELP)
+    remind_days_before = models.PositiveSmallIntegerField("到期前几天开始提醒", default=3)
 
     class Meta:
         verbose_name = "台账规则"
@@ -222,3 +285,195 @@ class CaseRules(models.Model):
 
     def __str__(self) -> str:
         return f"{self.county} 台账规则"
+
+    def clean(self):
+        super().clean()
+        try:
+            for start, end in self.holidays:
+                _holiday_bound(start), _holiday_bound(end)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({"holidays": HOLIDAYS_HELP}) from exc
+
+
+class HomeTeachingPlan(models.Model):
+    """送教上门方案 for one child: who teaches, what, and when (seed 002 三; seed 004 送教上户).
+
+    The plan follows the child, not the case: a case may end in 送教上门 and be closed while the
+    teaching goes on for years. `case` links the plan to the ledger entry it came from, if any.
+    """
+
+    child = models.ForeignKey("people.Child", verbose_name="儿童", on_delete=models.PROTECT, related_name="home_teaching_plans")
+    case = models.ForeignKey(
+        Case, verbose_name="台账", null=True, blank=True, on_delete=models.SET_NULL, related_name="home_teaching_plans"
+    )
+    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+")
+    township = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    school = models.ForeignKey(
+        School, verbose_name="送教学校", null=True, blank=True, on_delete=models.PROTECT, related_name="home_teaching_plans"
+    )
+    teachers = models.CharField("送教教师（姓名、电话）", max_length=200)
+    teacher_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name="送教教师（系统用户）", blank=True, related_name="home_teaching_plans"
+    )
+    content = models.TextField("送教内容")
+    weekdays = models.JSONField("每周送教日", default=list)  # 1 = Monday … 7 = Sunday
+    class_hours = models.DecimalField("每次学时", max_digits=3, decimal_places=1, default=Decimal("2"))
+    schedule_note = models.CharField("时间安排", max_length=100, blank=True)
+    start_date = models.DateField("开始日期")
+    end_date = models.DateField("结束日期", null=True, blank=True)
+    certificate_no = models.CharField("残疾证号（或诊断证明编号）", max_length=40)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "送教上门方案"
+        verbose_name_plural = verbose_name
+        ordering = ["-start_date", "-id"]
+        indexes = [models.Index(fields=["county", "end_date"]), models.Index(fields=["school"]), models.Index(fields=["township"])]
+
+    def __str__(self) -> str:
+        return f"{self.child} 送教上门方案（{self.start_date:%Y-%m-%d} 起）"
+
+    def clean(self):
+        super().clean()
+        if self.end_date and self.start_date and self.end_date < self.start_date:
+            raise ValidationError({"end_date": "结束日期不能早于开始日期"})
+        if not self.weekdays or not all(isinstance(d, int) and 1 <= d <= 7 for d in self.weekdays):
+            raise ValidationError({"weekdays": "请选择每周送教日"})
+        if self.class_hours is not None and not Decimal("0") < self.class_hours <= Decimal("8"):
+            raise ValidationError({"class_hours": "每次学时应在0.5到8之间"})
+
+    def is_active(self, day: dt.date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+    @property
+    def weekday_labels(self) -> str:
+        return "、".join(WEEKDAY_LABELS[d - 1] for d in sorted(self.weekdays))
+
+
+WEEKDAY_LABELS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
+
+
+class HomeTeachingSession(models.Model):
+    """One visit (or online lesson): the 《残疾学生送教上门记录卡》 line."""
+
+    class Mode(models.TextChoices):
+        HOME = "home", "上门送教"
+        ONLINE = "online", "网络送教"
+
+    plan = models.ForeignKey(HomeTeachingPlan, on_delete=models.CASCADE, related_name="sessions")
+    date = models.DateField("日期")
+    class_hours = models.DecimalField("学时", max_digits=3, decimal_places=1)
+    mode = models.CharField("形式", max_length=10, choices=Mode.choices, default=Mode.HOME)
+    teachers = models.CharField("送教教师", max_length=200)
+    content = models.TextField("送教内容")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "送教上门记录"
+        verbose_name_plural = verbose_name
+        ordering = ["plan", "-date", "-id"]
+        indexes = [models.Index(fields=["plan", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} 送教 {self.class_hours} 学时"
+
+
+class HolidayContact(models.Model):
+    """寒暑假保持与送教对象的对接和联系 (seed 002)."""
+
+    class Method(models.TextChoices):
+        PHONE = "phone", "电话"
+        VIDEO = "video", "视频"
+        VISIT = "visit", "入户"
+        MESSAGE = "message", "微信/短信"
+
+    plan = models.ForeignKey(HomeTeachingPlan, on_delete=models.CASCADE, related_name="contacts")
+    date = models.DateField("日期")
+    method = models.CharField("方式", max_length=10, choices=Method.choices)
+    notes = models.TextField("情况记录")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "假期联系记录"
+        verbose_name_plural = verbose_name
+        ordering = ["plan", "-date", "-id"]
+        indexes = [models.Index(fields=["plan", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_method_display()}联系"
+
+
+class SupportMeasure(models.Model):
+    """一人一案: one measure applied to a confirmed or at-risk child, with who answers for it and when."""
+
+    class Kind(models.TextChoices):
+        FEE_WAIVER_SUBSIDY = "fee_waiver_subsidy", "两免一补"
+        NUTRITION_PROGRAMME = "nutrition_programme", "营养改善计划"
+        LIVING_SUBSIDY = "living_subsidy", "生活补助"
+        PAIRED_TEACHER = "paired_teacher", "结对帮扶"
+        COUNSELLING = "counselling", "心理辅导"
+        OTHER = "other", "其他"
+
+    child = models.ForeignKey("people.Child", verbose_name="儿童", on_delete=models.PROTECT, related_name="support_measures")
+    case = models.ForeignKey(Case, verbose_name="台账", null=True, blank=True, on_delete=models.SET_NULL, related_name="support_measures")
+    kind = models.CharField("措施", max_length=30, choices=Kind.choices)
+    responsible = models.CharField("责任人（单位、电话）", max_length=100)
+    start_date = models.DateField("开始日期")
+    end_date = models.DateField("结束日期", null=True, blank=True)
+    notes = models.CharField("说明", max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = "帮扶措施"
+        verbose_name_plural = verbose_name
+        ordering = ["child", "end_date", "-start_date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="support_ends_after_it_starts",
+                condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}（{self.responsible}）"
+
+    def is_active(self, day: dt.date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+class Notification(models.Model):
+    """An in-app message (notify.InAppNotifier): shown as a count in the top bar until read."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField("标题", max_length=100)
+    body = models.TextField("内容")
+    url = models.CharField("链接", max_length=200, blank=True)
+    created_at = models.DateTimeField("时间", auto_now_add=True)
+    read_at = models.DateTimeField("已读时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "提醒"
+        verbose_name_plural = verbose_name
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Reminder(models.Model):
+    """The claim that a reminder went out: one per user, case, kind and due date, whatever the notifiers."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=30)
+    due = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "case", "kind", "due"], name="one_reminder_per_user_case_kind_due")]
