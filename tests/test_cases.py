@@ -302,3 +302,16 @@ def test_enrolment_transition_does_not_touch_cases(world, case):
         actor=world.users["school_a"], enrolment=e, to_status=Status.SUSPENDED, effective_date=timezone.localdate(), reason="因病休学"
     )
     assert Case.objects.count() == 1
+
+
+def test_child_page_reports_a_suspected_dropout_and_lists_the_case(world, client):
+    child = world.children["a"]
+    client.force_login(world.users["teacher_a"])  # a class teacher notices first
+    response = client.post(reverse("case_open", args=[child.pk]), {"kind": "dropout", "reason": "连续3天未到校，电话联系不上"})
+    case = Case.objects.get(child=child)
+    assert response.status_code == 302 and case.state == State.SUSPECTED and case.filled_by == world.users["teacher_a"]
+    page = client.get(reverse("child_detail", args=[child.pk])).content.decode()
+    assert case.number in page and "疑似" in page
+    client.force_login(world.users["supervisor"])
+    assert client.post(reverse("case_open", args=[world.children["b"].pk]), {"kind": "dropout", "reason": "x"}).status_code == 403
+    assert not Case.objects.filter(child=world.children["b"]).exists()  # the supervisor only reads

@@ -6,9 +6,11 @@ cannot be repaired, with the reason in Chinese.
 """
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NoReturn
 
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
@@ -31,12 +33,15 @@ class IdNumber:
 
 
 _SEPARATORS = re.compile(r"[\s\-_.·]")
+_PLAIN = re.compile(r"[0-9]{17}[0-9X]\Z")  # ASCII only: full-width digits are a repair
 
 
 def normalise_id_number(raw) -> IdNumber:
     if raw is None or str(raw).strip() == "":
         raise InvalidIdNumber("证件号为空")
     text = str(raw)
+    if _PLAIN.match(text):  # nothing to repair: the usual case, straight to the check
+        return _checked(text, ())
     repairs: list[str] = []
     folded = unicodedata.normalize("NFKC", text)
     if folded != text:
@@ -54,11 +59,52 @@ def normalise_id_number(raw) -> IdNumber:
         raise InvalidIdNumber(f"证件号长度应为18位，实际为{len(compact)}位")
     if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
         raise InvalidIdNumber("证件号含有非法字符（前17位应为数字，末位为数字或X）")
+    return _checked(compact, tuple(repairs))
+
+
+def _checked(compact: str, repairs: tuple[str, ...]) -> IdNumber:
+    birth_date = _valid_birth_date(compact)
+    if birth_date is None:
+        _refuse(compact)
+    if birth_date > dt.date.today():
+        raise InvalidIdNumber(f"证件号中的出生日期{birth_date:%Y-%m-%d}晚于今天")
+    gender = "M" if int(compact[16]) % 2 == 1 else "F"
+    return IdNumber(compact, birth_date, gender, repairs)
+
+
+def _valid_birth_date(compact: str) -> dt.date | None:
+    """The fast path for a compact 18-character number: its birth date if the number is valid, else None.
+
+    Same checks as stdnum's `ric.validate` (check digit, birth date, region code assigned in the birth
+    year), without its repeated cleaning and region lookups: an import checks hundreds of thousands of
+    numbers from a few dozen regions.
+    """
+    if compact[17] != ric.calc_check_digit(compact):
+        return None
+    try:
+        birth_date = dt.date(int(compact[6:10]), int(compact[10:12]), int(compact[12:14]))
+    except ValueError:
+        return None
+    return birth_date if _region_assigned(compact[:6], birth_date.year) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _region_assigned(region: str, year: int) -> bool:
+    """Whether stdnum's region database has `region` as a county code in use in `year`."""
+    try:
+        ric.get_birth_place(f"{region}{year:04d}01010000")  # only the region and the year matter
+    except (stdnum_errors.ValidationError, KeyError):  # KeyError: a known province, an unknown county
+        return False
+    return True
+
+
+def _refuse(compact: str) -> NoReturn:
+    """The slow path: stdnum decides, and its exception becomes the reason the user reads."""
     try:
         ric.validate(compact)
     except stdnum_errors.InvalidChecksum as exc:
         raise InvalidIdNumber(f"校验位错误（末位应为{ric.calc_check_digit(compact)}）") from exc
-    except stdnum_errors.InvalidComponent as exc:
+    except (stdnum_errors.InvalidComponent, KeyError) as exc:
         try:
             ric.get_birth_date(compact)
         except stdnum_errors.ValidationError:
@@ -66,11 +112,7 @@ def normalise_id_number(raw) -> IdNumber:
         raise InvalidIdNumber(f"证件号前6位{compact[:6]}不是有效的行政区划代码") from exc
     except stdnum_errors.ValidationError as exc:
         raise InvalidIdNumber(f"证件号无效：{exc}") from exc
-    birth_date = ric.get_birth_date(compact)
-    if birth_date > dt.date.today():
-        raise InvalidIdNumber(f"证件号中的出生日期{birth_date:%Y-%m-%d}晚于今天")
-    gender = "M" if int(compact[16]) % 2 == 1 else "F"
-    return IdNumber(compact, birth_date, gender, tuple(repairs))
+    raise AssertionError(f"stdnum accepts {compact} that the fast path refused")  # the two paths disagree: a bug
 
 
 def upgrade_15_to_18(number15: str) -> str:

@@ -1,5 +1,6 @@
 """Names: cleaning and pinyin (pypinyin) so a list can be searched by 拼音首字母."""
 
+import functools
 import re
 import unicodedata
 
@@ -16,6 +17,7 @@ def clean_name(raw: str) -> str:
     return _DOTS.sub("·", name)
 
 
+@functools.lru_cache(maxsize=65_536)  # an import of a county's lists meets the same names again and again
 def name_pinyin(name: str) -> tuple[str, str]:
     """('zhangxiaoming', 'zxm'); characters pypinyin does not know are kept as they are."""
     syllables = [s for s in lazy_pinyin(name.replace("·", ""), style=Style.NORMAL, errors="default") if s.strip()]

@@ -2,12 +2,14 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from kongchuo.accounts.scoping import Perm, divisions_for, get_child_for_user, has_perm, schools_for
+from kongchuo.accounts.scoping import Perm, cases_for, divisions_for, findings_for, get_child_for_user, has_perm, schools_for
 from kongchuo.audit.services import audit_record, chain_for_user
+from kongchuo.cases.services import CASE_WORKERS
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.paging import paginate
 from kongchuo.people import exports
@@ -75,6 +77,9 @@ def child_detail(request, child_id: int):
         "can_edit": has_perm(request.user, Perm.EDIT_CHILD),
         "can_change_enrolment": has_perm(request.user, Perm.CHANGE_ENROLMENT),
         "guardian_form": GuardianForm(),
+        "cases": cases_for(request.user).filter(child=child).order_by("-opened_at"),
+        "findings": findings_for(request.user).filter(Q(child=child) | Q(other_child=child)).exclude(status="resolved"),
+        "can_open_case": request.user.role in CASE_WORKERS,
     }
     return render(request, "people/child_detail.html", context)
 
