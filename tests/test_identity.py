@@ -73,6 +73,18 @@ def test_unknown_region_code_is_refused():
     assert "行政区划代码" in message
 
 
+def test_unknown_county_of_a_known_province_is_refused_not_a_crash():
+    body = "11999920170305011"  # province 11 (北京) exists, county 9999 does not: stdnum raises KeyError here
+    message = _refused(body + _check_digit(body))
+    assert "119999" in message and "行政区划代码" in message
+
+
+def test_region_code_must_have_been_in_use_in_the_birth_year():
+    # 110103 (崇文区) was merged away in 2010: a number born then or earlier is fine, after it is not.
+    assert normalise_id_number(compose_id_number("110103", dt.date(2009, 6, 1), 11)).county_code == "110103"
+    assert "行政区划代码" in _refused(compose_id_number("110103", dt.date(2012, 6, 1), 11))
+
+
 def test_lower_case_x_is_repaired_and_reported():
     checked = normalise_id_number(VALID_X.lower())
     assert checked.number == VALID_X

@@ -12,6 +12,7 @@ from python_calamine import CalamineWorkbook
 from kongchuo.attendance.models import AttendanceRecord
 from kongchuo.core.choices import Source
 from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
+from kongchuo.imports import services
 from kongchuo.imports.models import ColumnMapping, IdentityConflict, ImportBatch, RowIssue
 from kongchuo.imports.services import ImportFailed, import_run, import_store
 from kongchuo.people.identity import compose_id_number
@@ -84,6 +85,17 @@ def test_reimporting_the_same_file_changes_nothing(world, tmp_path):
     batch, summary = run(world, "household", household_file(tmp_path, name="again.xlsx"))
     assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 3)
     assert domain_state() == before
+
+
+def test_a_person_repeated_chunks_later_is_flagged_once_not_merged_again(world, tmp_path, monkeypatch):
+    monkeypatch.setattr(services, "CHUNK", 2)  # the repeat lands in a later chunk than the first row
+    rows = household_rows()
+    rows.insert(5, list(rows[2]))  # 刘小军 again, as row 6
+    batch, summary = run(world, "household", household_file(tmp_path, rows))
+    assert (summary["created"], summary["unchanged"], summary["rejected"]) == (3, 1, 0)
+    assert "与第3行为同一人" in batch.issues.get(row=6).message
+    liu = Child.objects.get(id_number=N1)
+    assert (liu.provenance.count(), liu.guardians.count()) == (1, 1)
 
 
 def test_dry_run_writes_nothing_but_counts_exactly(world, tmp_path):

@@ -42,8 +42,9 @@ def generate_attendance(ds: DemoCounty) -> list[DemoAttendance]:
         return next((e for e in reversed(child.enrolments) if e.status in ACTIVE_STATUSES), None)
 
     def add(child, enrolment, day, status):
-        rows.append(DemoAttendance(child.key, enrolment.school, day, status, child.name, enrolment.national_student_number,
-                                   child.id_number or ""))
+        rows.append(
+            DemoAttendance(child.key, enrolment.school, day, status, child.name, enrolment.national_student_number, child.id_number or "")
+        )
 
     special = set()
     for key in ds.anomalies.get("suspected_dropout", []):
@@ -52,7 +53,7 @@ def generate_attendance(ds: DemoCounty) -> list[DemoAttendance]:
         if enrolment is None:  # already recorded as 辍学 in the registry
             continue
         special.add(key)
-        for day in days[-min(child.truth.get("absent_days", 5), len(days)):]:
+        for day in days[-min(child.truth.get("absent_days", 5), len(days)) :]:
             add(child, enrolment, day, "absent")
     for key in ds.anomalies.get("ghost_registration", []):
         child = ds.child(key)

@@ -119,6 +119,19 @@ def load(dataset: DemoCounty, *, actor=None) -> LoadResult:
                       time.perf_counter() - started)
 
 
+def load_places(dataset: DemoCounty, *, actor=None) -> dict[str, int] | None:
+    """Divisions, schools, classes and the demo logins only, for importing the lists as files
+    afterwards. Returns None when the county is already there (nothing is changed)."""
+    with transaction.atomic():
+        if Division.objects.filter(code=COUNTY_CODE).exists():
+            return None
+        _check_empty(dataset)
+        counts = _Writer(dataset).write(places_only=True)
+        audit_record(actor=actor, action="load", chain=COUNTY_CODE, summary=f"载入演示县区划与学校：学校 {counts['schools']} 所",
+                     after=counts)
+    return counts
+
+
 def loaded() -> DemoLoad | None:
     return DemoLoad.objects.filter(county_code=COUNTY_CODE).first()
 
@@ -201,9 +214,12 @@ class _Writer:
                 cursor.executemany(sql, chunk)
                 self.counts[name] += len(chunk)
 
-    def write(self) -> dict[str, int]:
+    def write(self, *, places_only: bool = False) -> dict[str, int]:
         self.divisions()
         self.schools()
+        if places_only:  # the lists are imported as files afterwards (kongchuo demo --lists)
+            self.users()
+            return self.counts
         self.children()
         self.enrolments()
         self.attendance()

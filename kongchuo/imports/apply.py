@@ -7,10 +7,14 @@ disagree the field's precedence decides the kept value and an IdentityConflict r
 """
 
 import datetime as dt
+import enum
+import functools
+import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection, models
 
 from kongchuo.core.choices import Source
 from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, Status, StatusChange
@@ -66,13 +70,17 @@ class Context:
     actor: object
     now: dt.datetime
     counts: Counter = field(default_factory=Counter)
-    seen: dict = field(default_factory=dict)  # person key → Child, across chunks (duplicates within the file)
-    seen_rows: dict = field(default_factory=dict)  # person key → first row number
+    seen: dict = field(default_factory=dict)  # person key → (child id, first row), across chunks (duplicates within the file)
     townships: dict = field(default_factory=dict)
     villages: dict = field(default_factory=dict)
     schools: dict = field(default_factory=dict)
+    child_defaults: dict = field(default_factory=dict)  # column → the value a new child has unless the list gives one
 
     def __post_init__(self):
+        self.db_now = connection.ops.adapt_datetimefield_value(self.now)
+        for f in Child._meta.concrete_fields:
+            self.child_defaults[f.attname] = f.get_db_prep_save(f.get_default(), connection)
+        self.child_defaults["created_at"] = self.child_defaults["updated_at"] = self.db_now
         for d in Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP):
             if d.level == Division.Level.TOWNSHIP:
                 for key in (d.code, d.name, _short(d.name)):
@@ -85,6 +93,27 @@ class Context:
     @property
     def reference(self) -> str:
         return f"导入批次#{self.batch.pk}"
+
+    @property
+    def actor_id(self) -> int | None:
+        return getattr(self.actor, "pk", None)
+
+    @staticmethod
+    def db_value(value):
+        """A cleaned value as the database takes it in a row written by `insert_rows` (what its field would make of it)."""
+        if type(value) is str:  # most are
+            return value
+        if isinstance(value, models.Model):
+            return value.pk
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, dt.date):
+            return connection.ops.adapt_datefield_value(value)
+        return value
+
+    @staticmethod
+    def db_json(value):
+        return connection.ops.adapt_json_value(value, None)
 
     @property
     def today(self) -> dt.date:
@@ -150,51 +179,40 @@ def _display(value) -> str:
     return "" if value is None else str(value)
 
 
-def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> list[tuple[Record, Child, str]]:
-    """Create or update the child each record names; returns (record, child, outcome) per record."""
-    extra = extra or (lambda r: {})
+def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> list[tuple[Record, int, str]]:
+    """Create or update the child each record names; returns (record, child id, outcome) per record.
+
+    A person met earlier in the file is not merged again: the row is flagged as the same person.
+    New children are written as plain rows (`insert_rows`); existing ones are merged field by field
+    under the sources' precedence and bulk-updated.
+    """
     keys = [person_key(r) for r in records]
-    wanted_ids = [k[1] for k in keys if k[0] == "id" and k not in ctx.seen]
-    found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids)} if wanted_ids else {}
-    pending_names = {k[1] for k in keys if k[0] == "pending" and k not in ctx.seen}
-    if pending_names:
-        for c in Child.objects.filter(county=ctx.county, id_number_status=Child.IdStatus.PENDING, name__in=pending_names):
-            found.setdefault(("pending", c.name, c.birth_date, ""), c)
-        nsns = [k[3] for k in keys if k[0] == "pending" and k[3]]
-        for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).select_related("child"):
-            found.setdefault(("nsn", e.national_student_number), e.child)
-    existing_ids = [c.pk for c in found.values()]
+    found = _existing_children(ctx, [k for k in keys if k not in ctx.seen])
     provenance = defaultdict(dict)
-    for p in FieldProvenance.objects.filter(child_id__in=existing_ids):
+    for p in FieldProvenance.objects.filter(child_id__in=[c.pk for c in found.values()]):
         provenance[p.child_id][p.source] = p
 
-    results, to_create, to_update, update_fields, conflicts = [], [], {}, set(), []
+    plan, new, to_update, update_fields, conflicts = [], {}, {}, set(), []
     for record, key in zip(records, keys, strict=True):
         incoming = {f: record.values[f] for f in PERSON_FIELDS if f in record.values}
         division = locate(ctx, record, labels)
+        if key in ctx.seen or key in new:
+            first = ctx.seen[key][1] if key in ctx.seen else new[key][0]
+            record.flags.append(("", f"与第{first}行为同一人，已按第{first}行处理"))
+            plan.append((record, key, "unchanged", ()))
+            continue
         if division is not None:
             incoming["household_division"] = division
-        incoming.update(extra(record))
-        child = ctx.seen.get(key) or found.get(key)
+        if extra:
+            incoming.update(extra(record))
+        child = found.get(key)
         if child is None and key[0] == "pending" and key[3]:
             child = found.get(("nsn", key[3]))
         if child is None:
-            child = Child(county=ctx.county, township=_township_of(division, ctx), **incoming)
-            if key[0] == "id":
-                child.id_number, child.id_number_status = key[1], Child.IdStatus.VALID
-            else:
-                child.id_number, child.id_number_status, child.id_number_raw = None, Child.IdStatus.PENDING, record.id_raw
-            child.name_pinyin, child.name_initials = name_pinyin(child.name)
-            child._supplied = set(incoming)
-            to_create.append(child)
-            ctx.seen[key], ctx.seen_rows[key] = child, record.row
-            results.append((record, child, "created"))
+            new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
+            plan.append((record, key, "created", tuple(incoming)))
             continue
-        if key in ctx.seen_rows:
-            record.flags.append(("", f"与第{ctx.seen_rows[key]}行为同一人，已按第{ctx.seen_rows[key]}行处理"))
-            results.append((record, child, "unchanged"))
-            continue
-        ctx.seen[key], ctx.seen_rows[key] = child, record.row
+        ctx.seen[key] = (child.pk, record.row)
         changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
         if changed:
             if "name" in changed:
@@ -205,10 +223,12 @@ def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> li
                 changed.add("township")
             to_update[child.pk] = child
             update_fields |= changed
-        child._supplied = set(incoming)
-        results.append((record, child, "updated" if changed else "unchanged"))
+        plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming)))
 
-    Child.objects.bulk_create(to_create, batch_size=1000)
+    ids = reserve_ids(Child, len(new))
+    insert_rows(Child, ["id", *CHILD_COLUMNS], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)])
+    for pk, (key, (first_row, _)) in zip(ids, new.items(), strict=True):
+        ctx.seen[key] = (pk, first_row)
     if to_update:
         for child in to_update.values():
             child.updated_at = ctx.now
@@ -217,9 +237,47 @@ def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> li
         conflict.child_id = conflict.child.pk
     IdentityConflict.objects.bulk_create(conflicts, ignore_conflicts=True, batch_size=1000)
     ctx.counts["conflicts"] += len(conflicts)
-    _write_provenance(ctx, results, provenance)
+
+    results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, _ in plan]
+    _write_provenance(ctx, [(ctx.seen[key][0], outcome, supplied) for _, key, outcome, supplied in plan], provenance)
     _write_guardians(ctx, results)
     return results
+
+
+def _existing_children(ctx: Context, keys: list) -> dict:
+    """person key → Child already in the database: by ID number, or for a pending row by name and birth date
+    (or student number)."""
+    wanted_ids = [k[1] for k in keys if k[0] == "id"]
+    found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids)} if wanted_ids else {}
+    pending_names = {k[1] for k in keys if k[0] == "pending"}
+    if pending_names:
+        for c in Child.objects.filter(county=ctx.county, id_number_status=Child.IdStatus.PENDING, name__in=pending_names):
+            found.setdefault(("pending", c.name, c.birth_date, ""), c)
+        nsns = [k[3] for k in keys if k[0] == "pending" and k[3]]
+        for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).select_related("child"):
+            found.setdefault(("nsn", e.national_student_number), e.child)
+    return found
+
+
+# The columns of a new child's row, and each one's value when the list does not supply it.
+CHILD_COLUMNS = [f.attname for f in Child._meta.concrete_fields if not f.primary_key]
+_child_row_of = operator.itemgetter(*CHILD_COLUMNS)
+_ATTNAMES = {f.name: f.attname for f in Child._meta.concrete_fields}
+
+
+def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: Division | None) -> tuple:
+    """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin)."""
+    values = dict(ctx.child_defaults)
+    for name, value in incoming.items():
+        values[_ATTNAMES[name]] = ctx.db_value(value)
+    if key[0] == "id":
+        values["id_number"], values["id_number_status"] = key[1], Child.IdStatus.VALID.value
+    else:
+        values["id_number"], values["id_number_status"], values["id_number_raw"] = None, Child.IdStatus.PENDING.value, record.id_raw
+    values["name_pinyin"], values["name_initials"] = name_pinyin(values["name"])
+    township = _township_of(division, ctx)
+    values["county_id"], values["township_id"] = ctx.county.pk, township.pk if township else None
+    return _child_row_of(values)
 
 
 def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflicts: list) -> set[str]:
@@ -267,31 +325,27 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
     return changed
 
 
-def _write_provenance(ctx: Context, results, provenance) -> None:
+def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, str, tuple]], provenance) -> None:
     """One row per child and source: which fields it supplied, from which batch. Untouched when nothing is new."""
-    create, update = [], []
-    for _record, child, outcome in results:
-        supplied = sorted(getattr(child, "_supplied", ()))
+    new: dict[int, set] = {}  # child id → the fields of the row this chunk adds
+    update = []
+    for child_id, outcome, supplied in supplied_by_child:
         if not supplied:
-            continue
-        row = provenance.get(child.pk, {}).get(ctx.source) if outcome != "created" else None
-        if row is None:
-            row = FieldProvenance(
-                child=child,
-                source=ctx.source,
-                fields=supplied,
-                batch=ctx.batch,
-                reference=ctx.reference,
-                recorded_at=ctx.now,
-                recorded_by=ctx.actor,
-            )
-            provenance.setdefault(child.pk, {})[ctx.source] = row
-            create.append(row)
+            continue  # nothing supplied, or a row repeating a person met before
+        row = provenance.get(child_id, {}).get(ctx.source) if outcome != "created" else None
+        if child_id in new or row is None:
+            new.setdefault(child_id, set()).update(supplied)
         elif outcome == "updated" or not set(supplied) <= set(row.fields):
             row.fields = sorted(set(row.fields) | set(supplied))
             row.batch, row.reference, row.recorded_at, row.recorded_by = ctx.batch, ctx.reference, ctx.now, ctx.actor
             update.append(row)
-    FieldProvenance.objects.bulk_create(create, batch_size=1000)
+    source, batch, reference, now, actor = ctx.db_value(ctx.source), ctx.batch.pk, ctx.reference, ctx.db_now, ctx.actor_id
+    as_json = functools.cache(lambda fields: ctx.db_json(sorted(fields)))  # a list has a handful of distinct field sets
+    insert_rows(
+        FieldProvenance,
+        ["child", "source", "fields", "batch", "reference", "recorded_at", "recorded_by"],
+        [(child_id, source, as_json(frozenset(fields)), batch, reference, now, actor) for child_id, fields in new.items()],
+    )
     FieldProvenance.objects.bulk_update(update, ["fields", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
 
 
@@ -311,28 +365,87 @@ RELATIONS = {
 }
 
 
+@dataclass(slots=True)
+class _NewGuardian:
+    child_id: int
+    name: str
+    relation: str
+    phone: str
+    order: int
+
+    def row(self) -> tuple:
+        return (self.child_id, self.name, self.relation, self.phone, self.order)
+
+
 def _write_guardians(ctx: Context, results) -> None:
-    with_guardian = [(r, c) for r, c, _ in results if r.values.get("guardian_name")]
+    with_guardian = [(r, child_id, outcome) for r, child_id, outcome in results if r.values.get("guardian_name")]
     if not with_guardian:
         return
-    existing = defaultdict(dict)
-    for g in Guardian.objects.filter(child_id__in=[c.pk for _, c in with_guardian]):
+    existing = defaultdict(dict)  # child id → guardian name → Guardian, or _NewGuardian for one this chunk adds
+    known = [child_id for _, child_id, outcome in with_guardian if outcome != "created"]
+    for g in Guardian.objects.filter(child_id__in=known):
         existing[g.child_id][g.name] = g
     create, update = [], []
-    for record, child in with_guardian:
+    for record, child_id, _ in with_guardian:
         name = record.values["guardian_name"]
         phone = record.values.get("guardian_phone", "")
-        guardian = existing[child.pk].get(name)
+        guardian = existing[child_id].get(name)
         if guardian is None:
             relation = RELATIONS.get(str(record.values.get("guardian_relation", "")).strip(), "other")
-            guardian = Guardian(child=child, name=name, relation=relation, phone=phone, order=len(existing[child.pk]) + 1)
-            existing[child.pk][name] = guardian
+            guardian = _NewGuardian(child_id, name, relation, phone, order=len(existing[child_id]) + 1)
+            existing[child_id][name] = guardian
             create.append(guardian)
         elif phone and not guardian.phone:
             guardian.phone = phone
-            update.append(guardian)
-    Guardian.objects.bulk_create(create, batch_size=1000)
+            if isinstance(guardian, Guardian):
+                update.append(guardian)
+    insert_rows(Guardian, ["child", "name", "relation", "phone", "order"], [g.row() for g in create])
     Guardian.objects.bulk_update(update, ["phone"], batch_size=1000)
+
+
+# --- writing rows -----------------------------------------------------------------------------
+# bulk_create prepares every value of every object through its model field, several times the
+# database's own work for a chunk of children; new rows are built as tuples of database-ready
+# values instead (Context.db_value) and written in one statement per batch.
+
+
+def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple]) -> None:
+    """INSERT rows of database-ready values: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(meta.get_field(f).column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", rows)
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` new primary keys of `model`'s table, for rows written with `insert_rows`.
+
+    PostgreSQL hands them out from the table's sequence. SQLite has no sequence, but the import's
+    transaction holds the database's write lock (BEGIN IMMEDIATE), so the ids above the highest ever
+    used stay free until it commits; AUTOINCREMENT then records the highest it was given.
+    """
+    if not count:
+        return []
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+            return [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT MAX(n) FROM (SELECT MAX(id) AS n FROM {connection.ops.quote_name(table)}"
+            " UNION ALL SELECT seq FROM sqlite_sequence WHERE name = %s)",
+            [table],
+        )
+        start = (cursor.fetchone()[0] or 0) + 1
+    return list(range(start, start + count))
 
 
 # --- group memberships (department lists) -----------------------------------------------------
@@ -375,18 +488,18 @@ def group_of(category: str, source: str) -> str | None:
     return None
 
 
-def write_memberships(ctx: Context, pairs: list[tuple[Child, str]]) -> set[int]:
-    """Add (child, group) memberships from this source that are not there yet; returns the children that got one."""
+def write_memberships(ctx: Context, pairs: list[tuple[int, str]]) -> set[int]:
+    """Add (child id, group) memberships from this source that are not there yet; returns the children that got one."""
     existing = set(
-        GroupMembership.objects.filter(child_id__in=[c.pk for c, _ in pairs], source=ctx.source).values_list("child_id", "group")
+        GroupMembership.objects.filter(child_id__in=[c for c, _ in pairs], source=ctx.source).values_list("child_id", "group")
     )
     new = []
-    for child, group in pairs:
-        if (child.pk, group) not in existing:
-            existing.add((child.pk, group))
-            new.append(GroupMembership(child=child, group=group, source=ctx.source, recorded_on=ctx.today, note=ctx.reference))
+    for child_id, group in pairs:
+        if (child_id, group) not in existing:
+            existing.add((child_id, group))
+            new.append(GroupMembership(child_id=child_id, group=group, source=ctx.source, recorded_on=ctx.today, note=ctx.reference))
     GroupMembership.objects.bulk_create(new, batch_size=1000)
-    return {m.child.pk for m in new}
+    return {m.child_id for m in new}
 
 
 DISABILITY_CATEGORIES = [
@@ -440,14 +553,14 @@ def _class_number(text) -> int | None:
     return None
 
 
-def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, Child, str]], labels) -> list[str]:
+def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels) -> list[str]:
     """Create or update the enrolment each registry row states; returns the per-row outcome after enrolment changes."""
-    children = [c.pk for _, c, _ in pairs]
+    children = [child_id for _, child_id, _ in pairs]
     existing = {}
     for e in Enrolment.objects.filter(child_id__in=children, status__in=OPEN_STATUSES).order_by("entry_date", "id"):
         existing[(e.child_id, e.school_id)] = e
     wanted_classes = set()
-    for record, _child, _ in pairs:
+    for record, _, _ in pairs:
         number = _class_number(record.values.get("class_name"))
         if number:
             wanted_classes.add((ctx.schools[record.values["school_code"]].pk, record.values["grade"], number))
@@ -457,16 +570,16 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, Child, str]], labe
     classes.update({(k.school_id, k.grade, k.number): k for k in missing})
 
     outcomes, create, update, history = [], [], [], []
-    for record, child, outcome in pairs:
+    for record, child_id, outcome in pairs:
         school = ctx.schools[record.values["school_code"]]
         grade = record.values["grade"]
         klass = classes.get((school.pk, grade, _class_number(record.values.get("class_name"))))
         status = record.values["status_code"]
         nsn = record.values.get("national_student_number", "")
-        enrolment = existing.get((child.pk, school.pk))
+        enrolment = existing.get((child_id, school.pk))
         if enrolment is None:
             enrolment = Enrolment(
-                child=child,
+                child_id=child_id,
                 school=school,
                 school_class=klass,
                 grade=grade,
@@ -477,7 +590,7 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, Child, str]], labe
                 county_id=school.county_id,
                 township_id=school.township_id,
             )
-            existing[(child.pk, school.pk)] = enrolment
+            existing[(child_id, school.pk)] = enrolment
             create.append(enrolment)
             history.append((enrolment, "", status))
             outcomes.append("created" if outcome == "created" else "updated")
@@ -539,18 +652,18 @@ def refresh_placements(child_ids: list[int]) -> None:
     Child.objects.bulk_update(stale, ["current_school", "current_class"], batch_size=1000)
 
 
-def write_external_studies(ctx: Context, pairs: list[tuple[Record, Child, str]]) -> list[str]:
-    existing = set(ExternalStudy.objects.filter(child_id__in=[c.pk for _, c, _ in pairs]).values_list("child_id", "school_name"))
+def write_external_studies(ctx: Context, pairs: list[tuple[Record, int, str]]) -> list[str]:
+    existing = set(ExternalStudy.objects.filter(child_id__in=[c for _, c, _ in pairs]).values_list("child_id", "school_name"))
     create, outcomes = [], []
-    for record, child, outcome in pairs:
-        key = (child.pk, record.values["school_name"])
+    for record, child_id, outcome in pairs:
+        key = (child_id, record.values["school_name"])
         if key in existing:
             outcomes.append(outcome)
             continue
         existing.add(key)
         create.append(
             ExternalStudy(
-                child=child,
+                child_id=child_id,
                 school_name=record.values["school_name"],
                 place=record.values.get("study_place", ""),
                 national_student_number=record.values.get("national_student_number", ""),

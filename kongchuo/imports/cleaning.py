@@ -76,6 +76,7 @@ _LOST_DIGITS = "证件号被Excel以科学计数法保存，后几位已丢失�
 _DOT_ZERO = re.compile(r"^(\d+)\.0+$")
 _SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE][+]?\d+$")
 _ID_SEPARATORS = re.compile(r"[\s\-_·]")
+_PLAIN_ID = re.compile(r"[0-9]{17}[0-9X]\Z")
 
 
 def clean_id_number(cell: Any) -> Cleaned:
@@ -105,6 +106,8 @@ def clean_id_number(cell: Any) -> Cleaned:
         text = _unwrap(raw)
         if text != raw:
             repairs.append("已去除强制文本的引号或撇号")
+        if _PLAIN_ID.match(text):  # the usual cell: none of the repairs below apply
+            return _checked_id(text, repairs)
         folded = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
         if _SCIENTIFIC.match(folded):
             return Cleaned(None, error=_LOST_DIGITS)
@@ -118,6 +121,10 @@ def clean_id_number(cell: Any) -> Cleaned:
             return Cleaned(None, error="证件号只有17位，缺少末位校验码")
         text = compact + "X"
         repairs.append("证件号末位X丢失（曾以数字保存），已按校验码补回X")
+    return _checked_id(text, repairs)
+
+
+def _checked_id(text: str, repairs: list[str]) -> Cleaned:
     try:
         checked = normalise_id_number(text)
     except InvalidIdNumber as exc:
@@ -260,6 +267,8 @@ def clean_phone(cell: Any) -> Cleaned:
         text = str(number)
     else:
         text = _text(cell)
+    if _MOBILE.match(text):
+        return Cleaned(text)  # the usual case, as _phone would find it
     candidates = [p for p in _PHONE_SPLIT.split(text) if p]
     if len(candidates) > 1 and all(_phone(p) for p in candidates):
         repairs.append(f"填有多个号码，取第一个：{text}")

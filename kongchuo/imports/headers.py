@@ -125,7 +125,7 @@ class HeaderMatch:
     def is_header_repeat(self, row: list) -> bool:
         """A printout repeats its header (or one of its two rows) on every page; such rows are not data."""
         # Most rows share no cell with the header: a set lookup settles them before any normalising.
-        if self.header_cells and not any(isinstance(c, str) and c.strip() in self.header_cells for c in row):
+        if self.header_cells and self.header_cells.isdisjoint([c.strip() for c in row if isinstance(c, str)]):
             return False
         filled = hits = 0
         for j, cell in enumerate(row):
@@ -310,10 +310,10 @@ def is_blank_row(row: Iterable[Any]) -> bool:
 
 def is_footer_row(row: list) -> bool:
     """Signature lines (制表人：… 审核人：… 日期：…), totals (合计/总计), notes (备注/注：) under the data."""
-    filled = [c for c in row if not _blank(c)]
+    filled = [c for c in row if c is not None and (not isinstance(c, str) or c.strip())]  # not _blank(c), inlined: every row comes here
     if not filled:
         return False
-    if normalise_label(filled[0]).startswith(_TOTAL_PREFIXES):
+    if isinstance(filled[0], str) and normalise_label(filled[0]).startswith(_TOTAL_PREFIXES):
         return True
     if len(filled) > 4:  # a data row, however sparse, has more
         return False

@@ -5,26 +5,28 @@ a person with a missing or unusable ID number is kept and flagged 证件号待�
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kongchuo.core.choices import ETHNICITIES, ETHNICITY_BY_NAME
 from kongchuo.imports import cleaning
 from kongchuo.imports.headers import FIELD_LABELS
-from kongchuo.people.identity import normalise_id_number
+from kongchuo.people.identity import IdNumber, normalise_id_number
 
 PENDING_ID = "证件号待核正"
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     row: int  # the row number the user sees in Excel (1-based)
-    raw: list
+    raw: list  # the cells as read; `original()` gives them JSON-ready for the error report
     values: dict[str, Any] = field(default_factory=dict)
     repairs: list[tuple[str, str]] = field(default_factory=list)  # (column label, note)
     flags: list[tuple[str, str]] = field(default_factory=list)
     error: tuple[str, str] | None = None  # (column label, reason) when rejected
     id_raw: str = ""  # the unusable ID value kept for review
+    id_checked: IdNumber | None = None  # what cleaning the ID number learnt (birth date, gender)
 
     def reject(self, column: str, message: str) -> None:
         if self.error is None:
@@ -33,6 +35,9 @@ class Record:
     @property
     def rejected(self) -> bool:
         return self.error is not None
+
+    def original(self) -> list:
+        return [_plain(c) for c in self.raw]
 
 
 def label(fieldname: str, labels: dict[str, str]) -> str:
@@ -66,27 +71,44 @@ CLEANERS = {
 }
 # Cells whose failure to clean just drops the value (with a note) instead of deciding the row.
 SOFT_FIELDS = {"guardian_phone", "guardian_name", "ethnicity"}
+# Columns whose values repeat from row to row: a county has a few dozen townships, a few thousand birth
+# dates, and its children share names. (ID numbers, phones and addresses hardly ever repeat.)
+REPEATING = {"name", "guardian_name", "gender", "birth_date", "date", "ethnicity", "township", "village", "guardian_relation",
+             "grade", "school_code", "status", "category", "school_name", "school_type", "disability_grade", "study_place",
+             "county_code"}
 
 
-def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, str]) -> Record:
-    record = Record(row=row, raw=[_plain(c) for c in raw])
+def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
+    """The cleaner of each field for one import, memoised where values repeat.
+
+    Made afresh per import: a date's validity depends on the day the import runs.
+    """
+    chosen = {name: CLEANERS.get(name, cleaning.clean_text) for name in fields}
+    return {name: cleaning.memoised(cleaner) if name in REPEATING else cleaner for name, cleaner in chosen.items()}
+
+
+def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, str], cleaners: dict | None = None) -> Record:
+    record = Record(row=row, raw=raw)
+    values = record.values
     for name, cell in cells.items():
-        cleaner = CLEANERS.get(name, cleaning.clean_text)
+        cleaner = cleaners[name] if cleaners else CLEANERS.get(name, cleaning.clean_text)
         result = cleaner(cell)
-        column = label(name, labels)
-        for note in result.repairs:
-            record.repairs.append((column, note))
+        if result.repairs:
+            column = label(name, labels)
+            record.repairs.extend((column, note) for note in result.repairs)
         if result.error:
             if name == "id_number":
                 record.id_raw = str(_plain(cell))[:40]
-                record.values["id_error"] = result.error
+                values["id_error"] = result.error
             elif name in SOFT_FIELDS:
-                record.repairs.append((column, f"{result.error}，未采用"))
+                record.repairs.append((label(name, labels), f"{result.error}，未采用"))
             else:
-                record.reject(column, result.error)
+                record.reject(label(name, labels), result.error)
             continue
         if result.value not in (None, ""):
-            record.values[name] = result.value
+            values[name] = result.value
+            if name == "id_number":
+                record.id_checked = result.detail
     return record
 
 
@@ -103,7 +125,7 @@ def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fiel
     v = record.values
     id_col = label("id_number", labels)
     if "id_number" in v:
-        checked = normalise_id_number(v["id_number"])
+        checked = record.id_checked or normalise_id_number(v["id_number"])
         _agree(record, checked, labels)
     else:
         identifies = "name" in v and ("birth_date" in v or "national_student_number" in v)

@@ -106,8 +106,8 @@ def check_attendance(ctx, record: Record, labels) -> None:
         record.reject(label("status", labels), f"考勤状态“{record.values.get('status', '')}”无法识别（应为缺勤、请假或迟到）")
         return
     if not record.values.get("id_number") and not record.values.get("national_student_number"):
-        record.reject(label("national_student_number", labels), "全国学籍号和身份证件号都为空，无法识别是谁")
-        return
+        # A pupil the school knows only by name is exactly the lead 无学籍在读 needs: keep it, flagged.
+        record.flags.append((label("national_student_number", labels), "无学籍号和证件号，仅凭姓名记录，待比对"))
     record.values["attendance_status"] = status
 
 
@@ -170,8 +170,8 @@ def apply_group_list(ctx, records, labels):
 
 def _with_memberships(ctx, results, group_of):
     """A new membership is news about a child even when none of its fields changed."""
-    fresh = apply.write_memberships(ctx, [(c, group_of(r)) for r, c, _ in results])
-    return ["updated" if o == "unchanged" and c.pk in fresh else o for _, c, o in results]
+    fresh = apply.write_memberships(ctx, [(child_id, group_of(r)) for r, child_id, _ in results])
+    return ["updated" if o == "unchanged" and child_id in fresh else o for _, child_id, o in results]
 
 
 def apply_study(ctx, records, labels):
