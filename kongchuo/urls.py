@@ -43,6 +43,7 @@ urlpatterns = [
     path("matching/review/<int:candidate_id>/", matching.review_decide, name="review_decide"),
     path("cases/", cases.case_list, name="case_list"),
     path("cases/todo/", cases.case_todo, name="case_todo"),
+    path("cases/rules/", cases.case_rules_edit, name="case_rules"),
     path("cases/export.xlsx", cases.ledger_export, name="ledger_export"),
     path("cases/<int:case_id>/", cases.case_detail, name="case_detail"),
     path("cases/<int:case_id>/edit/", cases.case_edit, name="case_edit"),

@@ -36,8 +36,9 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+        )
         yield browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN").new_page()
         browser.close()
 
@@ -68,7 +69,12 @@ def test_import_match_verify_and_resolve(demo_files, live_server, page, tmp_path
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
 
-    for label, source in (("学校名单", "schools"), ("公安户籍适龄儿童名单", "household"), ("学籍系统导出", "registry"), ("考勤记录", "attendance")):
+    for label, source in (
+        ("学校名单", "schools"),
+        ("公安户籍适龄儿童名单", "household"),
+        ("学籍系统导出", "registry"),
+        ("考勤记录", "attendance"),
+    ):
         upload(page, base, label, paths[source])
     run_match(page, base)
     table = page.locator("table.grid").first
@@ -91,11 +97,26 @@ def test_import_match_verify_and_resolve(demo_files, live_server, page, tmp_path
     # The school enrols the other child and the registry export says so: import it, match again.
     child = fixed.child
     school = ds.schools[0]
-    registry = write_xlsx(tmp_path / "补录学籍.xlsx", {"学籍": [
-        ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"],
-        [child.name, child.get_gender_display(), child.birth_date.isoformat(), child.id_number or "", "", school.code, school.name,
-         "一年级", "1班", "在读"],
-    ]})
+    registry = write_xlsx(
+        tmp_path / "补录学籍.xlsx",
+        {
+            "学籍": [
+                ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"],
+                [
+                    child.name,
+                    child.get_gender_display(),
+                    child.birth_date.isoformat(),
+                    child.id_number or "",
+                    "",
+                    school.code,
+                    school.name,
+                    "一年级",
+                    "1班",
+                    "在读",
+                ],
+            ]
+        },
+    )
     upload(page, base, "学籍系统导出", registry)
     run_match(page, base)
     status = page.locator("#run-status").inner_text()

@@ -315,3 +315,17 @@ def test_child_page_reports_a_suspected_dropout_and_lists_the_case(world, client
     client.force_login(world.users["supervisor"])
     assert client.post(reverse("case_open", args=[world.children["b"].pk]), {"kind": "dropout", "reason": "x"}).status_code == 403
     assert not Case.objects.filter(child=world.children["b"]).exists()  # the supervisor only reads
+
+
+def test_county_admin_changes_the_rules_and_the_deadlines_follow(world, case, client):
+    client.force_login(world.users["county_staff"])
+    assert client.get(reverse("case_rules")).status_code == 403
+    client.force_login(world.users["county_admin"])
+    form = client.get(reverse("case_rules")).context["form"]
+    data = {name: form.initial[name] for name in form.fields}
+    data["holidays"] = '[["01-20", "02-20"], ["07-10", "08-31"]]'
+    data["first_persuasion_days"] = 1
+    assert client.post(reverse("case_rules"), data).status_code == 302
+    assert [(d.kind, d.due) for d in due_items(Case.objects.all(), timezone.localdate())] == [
+        ("first_persuasion", timezone.localdate() + dt.timedelta(days=1))]
+    assert AuditEntry.objects.filter(object_type="cases.caserules", action="update").exists()

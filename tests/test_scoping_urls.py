@@ -65,7 +65,7 @@ CAN_IMPORT = {"county_admin", "county_staff", "liaison_police", "county2_admin"}
 MATCHING_LISTS = {"match_home", "finding_list", "review_list", "findings_export"}
 MATCHING_OBJECT = {"finding_detail", "run_detail", "review_decide", "match_start"}
 CAN_RUN_MATCH = {"county_admin", "county_staff", "county2_admin"}
-CASE_LISTS = {"case_list", "case_todo", "ledger_export"}
+CASE_LISTS = {"case_list", "case_todo", "ledger_export", "case_rules"}
 CASE_OBJECT = {"case_detail", "case_edit", "persuasion_new", "case_move", "document_new", "document_download", "attachment_download",
                "case_open"}
 HOME_TEACHING_LISTS = {"home_teaching_list"}

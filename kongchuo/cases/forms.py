@@ -123,3 +123,11 @@ class SupportMeasureForm(forms.Form):
 class SupportEndForm(forms.Form):
     end_date = _date("结束日期")
     note = forms.CharField(label="结束说明", max_length=100, required=False)
+
+
+class CaseRulesForm(forms.ModelForm):
+    class Meta:
+        from kongchuo.cases.models import CaseRules
+
+        model = CaseRules
+        fields = [f.name for f in CaseRules._meta.concrete_fields if f.name not in ("id", "county")]

@@ -358,3 +358,20 @@ def persuasion_add(
             case, S.PERSUADING, actor=actor, allowed_from=[S.CONFIRMED], reason=f"{date:%Y-%m-%d} 首次劝返（{record.get_method_display()}）"
         )
     return record
+
+
+@transaction.atomic
+def rules_update(*, actor, rules: CaseRules, values: dict) -> CaseRules:
+    """The county's deadlines are data: county admins change them, audited like any other record."""
+    _need_role(actor, {Role.COUNTY_ADMIN}, "修改台账规则")
+    stored = CaseRules.objects.get(pk=rules.pk)  # a bound ModelForm has already changed `rules` in memory
+    before = {name: getattr(stored, name) for name in values}
+    for name, value in values.items():
+        setattr(rules, name, value)
+    rules.full_clean()
+    rules.save()
+    changed = {k: v for k, v in values.items() if before[k] != v}
+    if changed:
+        audit_record(actor=actor, action="update", obj=rules, chain=rules.county.prefix, summary=f"修改{rules.county.name}台账规则",
+                     before={k: before[k] for k in changed}, after=changed)
+    return rules

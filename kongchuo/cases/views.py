@@ -475,3 +475,19 @@ def notification_read_all(request):
     count = notify.notification_mark_read(user=request.user)
     messages.success(request, f"已将 {count} 条提醒标为已读")
     return redirect("notification_list")
+
+
+def case_rules_edit(request):
+    """系统 › 台账规则: the county's deadlines and thresholds (county admins only)."""
+    from kongchuo.accounts.models import Role
+    from kongchuo.cases.forms import CaseRulesForm
+
+    if request.user.role != Role.COUNTY_ADMIN or request.user.division.level != request.user.division.Level.COUNTY:
+        raise PermissionDenied("只有县控辍办管理员可以修改台账规则")
+    rules = services.rules_for(request.user.division)
+    form = CaseRulesForm(request.POST or None, instance=rules)
+    if request.method == "POST" and form.is_valid():
+        services.rules_update(actor=request.user, rules=rules, values={f: form.cleaned_data[f] for f in form.fields})
+        messages.success(request, "台账规则已保存，今后的待办和提醒按新规则计算")
+        return redirect("case_rules")
+    return render(request, "cases/rules.html", {"form": form})

@@ -19,6 +19,7 @@ def shell(request):
         menu.append(("audit_list", "审计日志"))
     if has_perm(user, Perm.MANAGE_USERS):
         menu.append(("user_list", "用户与角色"))
+        menu.append(("case_rules", "台账规则"))
     from kongchuo.cases.selectors import unread_notification_count
 
     return {
