@@ -41,3 +41,14 @@ def login(client):
 def _fast_password_hasher(settings):
     """PBKDF2 costs ~0.25 s per user; the world makes nine. Tests do not measure hashing strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_postgres_sessions(django_db_setup, django_db_blocker):
+    """Live-server threads can leave a PostgreSQL session open; end them so the test database can be dropped."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
