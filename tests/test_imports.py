@@ -332,3 +332,33 @@ def test_precedence_is_configurable(world, tmp_path, settings):
     assert Child.objects.get(id_number=N2).name == "汪丽"  # the registry now outranks the police list
     conflict = IdentityConflict.objects.get(field="name")
     assert (conflict.kept_source, conflict.other_value) == (Source.REGISTRY, "王丽")
+
+
+def test_department_lists_without_birth_columns_are_not_reported_as_repaired(world, tmp_path):
+    run(world, "household", household_file(tmp_path))
+    batch, summary = run(world, "disability", write_csv(tmp_path / "残联.csv", [["姓名", "身份证号", "残疾类别"], ["刘小军", N1, "视力残疾"]]))
+    assert summary["updated"] == 1 and summary["repairs"] == []
+
+
+def test_a_registry_child_on_two_rows_is_not_flagged_as_a_repeat(world, tmp_path):
+    rows = registry_rows()
+    rows.append(["刘小军", "男", B1, N1, "G" + N1, "5002290002", "坪坝镇中心小学", "五年级", "1班", "在读"])  # 重复学籍 in the export
+    batch, summary = run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": rows}))
+    assert summary["flagged"] == 0 and Enrolment.objects.filter(child__id_number=N1).count() == 2
+
+
+def test_an_import_killed_long_ago_is_shown_as_interrupted(world, tmp_path):
+    import datetime as dt_
+
+    from django.utils import timezone
+
+    from kongchuo.imports.services import mark_interrupted
+
+    old = import_store(actor=world.users["county_staff"], source="household", upload=household_file(tmp_path), file_name="a.xlsx")
+    fresh = import_store(actor=world.users["county_staff"], source="household", upload=household_file(tmp_path), file_name="b.xlsx")
+    ImportBatch.objects.filter(pk__in=[old.pk, fresh.pk]).update(status=ImportBatch.Status.APPLYING)
+    ImportBatch.objects.filter(pk=old.pk).update(uploaded_at=timezone.now() - dt_.timedelta(hours=2))
+    assert mark_interrupted(world.county) == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.status, fresh.status) == (ImportBatch.Status.FAILED, ImportBatch.Status.APPLYING) and "未写入" in old.message

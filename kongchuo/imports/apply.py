@@ -179,7 +179,9 @@ def _display(value) -> str:
     return "" if value is None else str(value)
 
 
-def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> list[tuple[Record, int, str]]:
+def upsert_people(
+    ctx: Context, records: list[Record], labels, extra=None, *, one_row_per_person: bool = True
+) -> list[tuple[Record, int, str]]:
     """Create or update the child each record names; returns (record, child id, outcome) per record.
 
     A person met earlier in the file is not merged again: the row is flagged as the same person.
@@ -198,7 +200,8 @@ def upsert_people(ctx: Context, records: list[Record], labels, extra=None) -> li
         division = locate(ctx, record, labels)
         if key in ctx.seen or key in new:
             first = ctx.seen[key][1] if key in ctx.seen else new[key][0]
-            record.flags.append(("", f"与第{first}行为同一人，已按第{first}行处理"))
+            if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
+                record.flags.append(("", f"与第{first}行为同一人，已按第{first}行处理"))
             plan.append((record, key, "unchanged", ()))
             continue
         if division is not None:
@@ -490,9 +493,7 @@ def group_of(category: str, source: str) -> str | None:
 
 def write_memberships(ctx: Context, pairs: list[tuple[int, str]]) -> set[int]:
     """Add (child id, group) memberships from this source that are not there yet; returns the children that got one."""
-    existing = set(
-        GroupMembership.objects.filter(child_id__in=[c for c, _ in pairs], source=ctx.source).values_list("child_id", "group")
-    )
+    existing = set(GroupMembership.objects.filter(child_id__in=[c for c, _ in pairs], source=ctx.source).values_list("child_id", "group"))
     new = []
     for child_id, group in pairs:
         if (child_id, group) not in existing:

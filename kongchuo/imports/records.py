@@ -149,7 +149,8 @@ def _agree(record: Record, checked, labels: dict[str, str]) -> None:
     v = record.values
     if "birth_date" not in v:
         v["birth_date"] = checked.birth_date
-        record.repairs.append((label("birth_date", labels), "出生日期为空，已按证件号补全"))
+        if "birth_date" in labels:  # a list without the column is not repaired, just read through the ID
+            record.repairs.append((label("birth_date", labels), "出生日期为空，已按证件号补全"))
     elif v["birth_date"] != checked.birth_date:
         month_only = any("只到月" in note for _, note in record.repairs)
         if not (month_only and (v["birth_date"].year, v["birth_date"].month) == (checked.birth_date.year, checked.birth_date.month)):
@@ -162,7 +163,8 @@ def _agree(record: Record, checked, labels: dict[str, str]) -> None:
         v["birth_date"] = checked.birth_date
     if "gender" not in v:
         v["gender"] = checked.gender
-        record.repairs.append((label("gender", labels), "性别为空，已按证件号补全"))
+        if "gender" in labels:
+            record.repairs.append((label("gender", labels), "性别为空，已按证件号补全"))
     elif v["gender"] != checked.gender:
         record.flags.append((label("gender", labels), f"性别与证件号不一致，以证件号为准（{'男' if checked.gender == 'M' else '女'}）"))
         v["gender"] = checked.gender

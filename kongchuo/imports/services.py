@@ -8,6 +8,7 @@ is applied whole or not at all. Killing the process mid-run leaves the database 
 
 import contextlib
 import gc
+import datetime as dt
 import hashlib
 import itertools
 import json
@@ -124,6 +125,25 @@ def write_progress(batch: ImportBatch, **state) -> None:
     partial = path.with_suffix(".tmp")
     partial.write_text(json.dumps(state, ensure_ascii=False))
     partial.replace(path)
+
+
+STALE_AFTER = dt.timedelta(minutes=30)
+
+
+def mark_interrupted(county) -> int:
+    """Batches left 'applying' or 'queued' by a killed process: their transaction rolled back, so say so.
+
+    A running import rewrites its progress file every chunk; one silent for STALE_AFTER is gone.
+    """
+    now = timezone.now()
+    stale = []
+    for batch in ImportBatch.objects.filter(county=county, status__in=[ImportBatch.Status.APPLYING, ImportBatch.Status.QUEUED]):
+        path = progress_path(batch)
+        last = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC) if path.exists() else batch.uploaded_at
+        if now - last > STALE_AFTER:
+            stale.append(batch.pk)
+    return ImportBatch.objects.filter(pk__in=stale).update(
+        status=ImportBatch.Status.FAILED, message="处理中断（进程被终止或服务重启），未写入任何数据；可重新上传或重新预检")
 
 
 def read_progress(batch: ImportBatch) -> dict:

@@ -155,7 +155,7 @@ def apply_people(ctx, records, labels):
 
 
 def apply_registry(ctx, records, labels):
-    return apply.upsert_enrolments(ctx, apply.upsert_people(ctx, records, labels), labels)
+    return apply.upsert_enrolments(ctx, apply.upsert_people(ctx, records, labels, one_row_per_person=False), labels)
 
 
 def apply_disability(ctx, records, labels):

@@ -14,7 +14,15 @@ from kongchuo.core.paging import paginate
 from kongchuo.imports.exports import error_report_xlsx
 from kongchuo.imports.headers import FIELD_LABELS
 from kongchuo.imports.models import ImportBatch, ImportSource, RowIssue
-from kongchuo.imports.services import MAX_UPLOAD_BYTES, ImportFailed, allowed_sources, import_store, mapping_save, read_progress
+from kongchuo.imports.services import (
+    MAX_UPLOAD_BYTES,
+    ImportFailed,
+    allowed_sources,
+    import_store,
+    mapping_save,
+    mark_interrupted,
+    read_progress,
+)
 from kongchuo.imports.sources import SPECS
 from kongchuo.imports.tasks import run_import
 
@@ -38,6 +46,7 @@ def _enqueue(batch: ImportBatch, user, *, dry_run: bool) -> None:
 
 def import_list(request):
     batches = imports_for(request.user)
+    mark_interrupted(request.user.division)
     form = UploadForm(request.POST or None, request.FILES or None, sources=allowed_sources(request.user))
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -54,6 +63,8 @@ def import_list(request):
 
 def import_detail(request, batch_id: int):
     batch = get_import_for_user(request.user, batch_id)
+    if mark_interrupted(batch.county):
+        batch.refresh_from_db()
     issues = batch.issues.order_by("kind", "row", "id")
     kind = request.GET.get("kind", "")
     if kind in RowIssue.Kind.values:
