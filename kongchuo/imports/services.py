@@ -7,8 +7,8 @@ is applied whole or not at all. Killing the process mid-run leaves the database 
 """
 
 import contextlib
-import gc
 import datetime as dt
+import gc
 import hashlib
 import itertools
 import json
