@@ -336,7 +336,9 @@ def test_precedence_is_configurable(world, tmp_path, settings):
 
 def test_department_lists_without_birth_columns_are_not_reported_as_repaired(world, tmp_path):
     run(world, "household", household_file(tmp_path))
-    batch, summary = run(world, "disability", write_csv(tmp_path / "残联.csv", [["姓名", "身份证号", "残疾类别"], ["刘小军", N1, "视力残疾"]]))
+    batch, summary = run(
+        world, "disability", write_csv(tmp_path / "残联.csv", [["姓名", "身份证号", "残疾类别"], ["刘小军", N1, "视力残疾"]])
+    )
     assert summary["updated"] == 1 and summary["repairs"] == []
 
 
