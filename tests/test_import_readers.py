@@ -235,3 +235,12 @@ def test_a_large_csv_streams_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert count == 60_001
     assert peak < 8_000_000  # a few 1 MiB chunks and one row; holding the rows would take over 40 MB
+
+
+def test_row_estimates_for_progress_bars(tmp_path):
+    from kongchuo.imports.readers import estimate_rows
+
+    rows = [["姓名", "性别"]] + [[f"学生{i}", "男"] for i in range(250)]
+    assert estimate_rows(messy.write_xlsx(tmp_path / "a.xlsx", {"一": rows, "二": rows[:11]}), "xlsx") == 251 + 11
+    assert estimate_rows(messy.write_csv(tmp_path / "a.csv", rows), "csv") == 251
+    assert estimate_rows(tmp_path / "missing.xlsx", "xlsx") is None

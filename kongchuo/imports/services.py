@@ -183,6 +183,7 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
         with _collector_paused(), _sqlite_cache_for_bulk_writes(), transaction.atomic():
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
             done, header_error = 0, ""
+            total = readers.estimate_rows(path, batch.file_type)
             for sheet in readers.iter_sheets(path, kind=batch.file_type, checked=True):
                 head = list(itertools.islice(sheet.rows, 20))
                 try:
@@ -241,7 +242,7 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
                             )
                     done += len(chunk)
                     counts["rows"] = done
-                    write_progress(batch, rows=done, phase="预检" if dry_run else "导入")
+                    write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入")
                     if on_progress:
                         on_progress(done)
             if not sheets_used:

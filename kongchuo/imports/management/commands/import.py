@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kongchuo.accounts.models import User
 from kongchuo.imports.models import ImportSource, RowIssue
-from kongchuo.imports.services import ImportFailed, import_run, import_store
+from kongchuo.imports.readers import estimate_rows
+from kongchuo.imports.services import ImportFailed, import_run, import_store, stored_path
 
 
 class Command(BaseCommand):
@@ -28,9 +29,11 @@ class Command(BaseCommand):
             raise CommandError(f"没有用户 {user}")
         if not file.exists():
             raise CommandError(f"文件不存在：{file}")
-        bar = _ProgressBar(self.stderr) if sys.stderr.isatty() else None
+        bar = None
         try:
             batch = import_store(actor=actor, source=source, upload=file, file_name=file.name, county_code=county)
+            if sys.stderr.isatty():
+                bar = _ProgressBar(self.stderr, estimate_rows(stored_path(batch), batch.file_type))
             summary = import_run(batch=batch, actor=actor, dry_run=dry_run, on_progress=bar.update if bar else None)
         except ImportFailed as exc:
             summary, batch = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "error": str(exc)}, None
@@ -76,11 +79,19 @@ def _json_dumps(obj) -> str:
 
 
 class _ProgressBar:
-    def __init__(self, stream):
-        self.stream = stream
+    WIDTH = 30
+
+    def __init__(self, stream, total: int | None):
+        self.stream, self.total = stream, total
 
     def update(self, rows: int) -> None:
-        self.stream.write(f"\r处理中：{rows:,} 行", ending="")
+        if self.total:
+            share = min(rows / self.total, 1.0)
+            filled = int(share * self.WIDTH)
+            text = f"\r处理中 [{'#' * filled}{'.' * (self.WIDTH - filled)}] {rows:,}/{self.total:,} 行 {share:.0%}"
+        else:
+            text = f"\r处理中：{rows:,} 行"
+        self.stream.write(text, style_func=str, ending="")  # a progress bar, not an error: no red
         self.stream.flush()
 
     def close(self) -> None:
