@@ -95,4 +95,4 @@ class _ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("")
+        self.stream.write("", style_func=str)
