@@ -271,7 +271,7 @@ def test_case_pages_for_the_roles(world, case, client):
     persuade(world, case)
     client.force_login(world.users["township_b"])
     page = client.get(reverse("case_detail", args=[case.pk])).content.decode()
-    assert "一生一表" in page and "坪坝村一组家中" in page
+    assert "一生一表" in page and "坪坝村一组家中" in page and "（乡镇）" in page  # units by their Chinese names
     response = client.post(
         reverse("persuasion_new", args=[case.pk]),
         {

@@ -174,6 +174,10 @@ class PersuasionRecord(models.Model):
         return f"{self.date} {self.get_method_display()}"
 
     @property
+    def unit_labels(self) -> list[str]:
+        return [self.Unit(u).label for u in self.units if u in self.Unit.values]
+
+    @property
     def is_joint(self) -> bool:
         """联合劝返: school, township and village together (police or judicial may join)."""
         return {"school", "township", "village"} <= set(self.units)
