@@ -1,6 +1,7 @@
 from django import forms
 
 from kongchuo.people.models import Child, Guardian, SpecialGroup
+from kongchuo.people.services import EDITABLE_FIELDS
 from kongchuo.places.models import GRADE_CHOICES
 
 
@@ -22,38 +23,11 @@ class ChildEditForm(forms.ModelForm):
     # Not a model field of the form: the model's 18-character limit and uniqueness check would refuse
     # "500229 20170305 0112" before child_update could normalise it (and explain a clash in Chinese).
     id_number = forms.CharField(label="居民身份证号", max_length=40, required=False)
-    field_order = [
-        "name",
-        "gender",
-        "birth_date",
-        "id_number",
-        "ethnicity",
-        "health",
-        "disability_category",
-        "disability_grade",
-        "disability_certificate_no",
-        "household_division",
-        "household_address",
-        "current_division",
-        "current_address",
-    ]
+    field_order = [*EDITABLE_FIELDS[:3], "id_number", *EDITABLE_FIELDS[3:]]
 
     class Meta:
         model = Child
-        fields = [
-            "name",
-            "gender",
-            "birth_date",
-            "ethnicity",
-            "health",
-            "disability_category",
-            "disability_grade",
-            "disability_certificate_no",
-            "household_division",
-            "household_address",
-            "current_division",
-            "current_address",
-        ]
+        fields = EDITABLE_FIELDS
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args, divisions, **kwargs):

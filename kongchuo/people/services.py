@@ -15,10 +15,8 @@ from kongchuo.people.names import clean_name, name_pinyin
 from kongchuo.places.models import Division
 from kongchuo.places.services import county_of, township_of
 
-CHILD_FIELDS = [
-    "id_number",
-    "id_number_status",
-    "id_number_raw",
+# What a person may edit on the child's record (the ID number has its own path through _apply_id_number).
+EDITABLE_FIELDS = [
     "name",
     "gender",
     "birth_date",
@@ -31,9 +29,8 @@ CHILD_FIELDS = [
     "household_address",
     "current_division",
     "current_address",
-    "county",
-    "township",
 ]
+CHILD_FIELDS = ["id_number", "id_number_status", "id_number_raw", *EDITABLE_FIELDS, "county", "township"]
 # Fields whose source is remembered (provenance); derived columns are not.
 PROVENANCE_FIELDS = [f for f in CHILD_FIELDS if f not in ("id_number_status", "id_number_raw", "county", "township")]
 GUARDIAN_FIELDS = ["name", "relation", "phone", "order"]
@@ -82,8 +79,9 @@ def _record_provenance(child: Child, fields, *, source: str, reference: str, act
     row = FieldProvenance.objects.filter(child=child, source=source).first()
     by = actor if getattr(actor, "pk", None) else None
     if row is None:
-        FieldProvenance.objects.create(child=child, source=source, fields=sorted(fields), reference=reference,
-                                       recorded_at=timezone.now(), recorded_by=by)
+        FieldProvenance.objects.create(
+            child=child, source=source, fields=sorted(fields), reference=reference, recorded_at=timezone.now(), recorded_by=by
+        )
     else:
         row.fields, row.reference, row.recorded_at, row.recorded_by = sorted(set(row.fields) | fields), reference, timezone.now(), by
         row.save(update_fields=["fields", "reference", "recorded_at", "recorded_by"])
