@@ -336,33 +336,13 @@ def compute_findings(data: CountyData, people: list[Person], as_of: dt.date, rul
             recent = sorted(d for d in days if d > window_start)
             school = data.schools[e[2]].name
             if len(school_days) >= rules.ghost_min_school_days and len(ghost_days) >= rules.ghost_share * len(school_days):
-                drafts.append(
-                    Draft(
-                        Category.GHOST_REGISTRATION,
-                        f"ghost_registration:{e[0]}",
-                        f"在{school}有在读学籍，近{rules.ghost_window_days}天{len(school_days)}个上课日中缺勤{len(ghost_days)}天，名在人不在",
-                        confidence,
-                        _sources({"registry", "attendance"}),
-                        child_id=e[1],
-                        enrolment_id=e[0],
-                        school_id=e[2],
-                        township_id=_township_of(data, e[1], e[2]),
-                    )
+                detail = (
+                    f"在{school}有在读学籍，近{rules.ghost_window_days}天{len(school_days)}个上课日中缺勤{len(ghost_days)}天，名在人不在"
                 )
+                drafts.append(_at_enrolment(data, Category.GHOST_REGISTRATION, f"ghost_registration:{e[0]}", detail, confidence, e))
             elif len(recent) >= rules.absence_days:
-                drafts.append(
-                    Draft(
-                        Category.SUSPECTED_DROPOUT,
-                        f"suspected_dropout:{person.primary}",
-                        f"{school}在读，近{rules.absence_window_days}天无故缺勤{len(recent)}天（最近一次{recent[-1]:%Y-%m-%d}）",
-                        confidence,
-                        _sources({"registry", "attendance"}),
-                        child_id=e[1],
-                        enrolment_id=e[0],
-                        school_id=e[2],
-                        township_id=_township_of(data, e[1], e[2]),
-                    )
-                )
+                detail = f"{school}在读，近{rules.absence_window_days}天无故缺勤{len(recent)}天（最近一次{recent[-1]:%Y-%m-%d}）"
+                drafts.append(_at_enrolment(data, Category.SUSPECTED_DROPOUT, f"suspected_dropout:{person.primary}", detail, confidence, e))
         if len({e[2] for e in active}) > 1 or len(active) > 1:
             names = "、".join(data.schools[e[2]].name for e in sorted(active))
             key = "duplicate_enrolment:" + "-".join(str(e[0]) for e in sorted(active))
@@ -382,6 +362,21 @@ def compute_findings(data: CountyData, people: list[Person], as_of: dt.date, rul
             )
     drafts += _unregistered_attendance(data, people)
     return drafts
+
+
+def _at_enrolment(data: CountyData, category: str, key: str, detail: str, confidence: float, e) -> Draft:
+    """A finding about one enrolment, seen in the registry and the attendance lists."""
+    return Draft(
+        category,
+        key,
+        detail,
+        confidence,
+        _sources({"registry", "attendance"}),
+        child_id=e[1],
+        enrolment_id=e[0],
+        school_id=e[2],
+        township_id=_township_of(data, e[1], e[2]),
+    )
 
 
 def weekdays(after: dt.date, until: dt.date) -> list[dt.date]:
