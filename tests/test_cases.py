@@ -329,3 +329,15 @@ def test_county_admin_changes_the_rules_and_the_deadlines_follow(world, case, cl
     assert [(d.kind, d.due) for d in due_items(Case.objects.all(), timezone.localdate())] == [
         ("first_persuasion", timezone.localdate() + dt.timedelta(days=1))]
     assert AuditEntry.objects.filter(object_type="cases.caserules", action="update").exists()
+
+
+def test_home_shows_my_to_do(world, case, client):
+    from kongchuo.matching.services import match_run
+
+    match_run(actor=None, county=world.county, as_of=dt.date(2026, 11, 23))
+    Case.objects.filter(pk=case.pk).update(confirmed_on=timezone.localdate() - dt.timedelta(days=10))  # first persuasion overdue
+    client.force_login(world.users["township_b"])
+    todo = client.get(reverse("home")).context["todo"]
+    assert (todo["findings"], todo["overdue"], todo["review"]) == (1, 1, None)
+    client.force_login(world.users["township_a"])
+    assert client.get(reverse("home")).context["todo"]["overdue"] == 0  # not in township A's scope
