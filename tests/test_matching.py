@@ -215,8 +215,16 @@ def test_source_disagreements_are_identity_conflicts(world):
 def _second_record(world, name, guardian=None):
     """The registry knew child 'out' under another record: no ID number, enrolled at school B."""
     out = world.children["out"]
-    twin = child_create(actor=None, name=name, gender="F", birth_date=out.birth_date, id_number=None, allow_pending_id=True,
-                        household_division=world.village_b, source=Source.REGISTRY)
+    twin = child_create(
+        actor=None,
+        name=name,
+        gender="F",
+        birth_date=out.birth_date,
+        id_number=None,
+        allow_pending_id=True,
+        household_division=world.village_b,
+        source=Source.REGISTRY,
+    )
     guardian_save(actor=None, child=twin, name=guardian or out.guardians.first().name, relation="father", phone="13800000000")
     enrolment_create(actor=None, child=twin, school=world.school_b, grade=3, entry_date=dt.date(2023, 9, 1))
     return out, twin
@@ -242,8 +250,10 @@ def test_uncertain_pairs_go_to_review_and_the_decision_is_reused(world, client):
     assert client.post(reverse("review_decide", args=[candidate.pk]), {"decision": "same"}).status_code == 302
     second = run(world)
     assert not live("out_of_school").exists() and second.diff["resolved"] == 1
-    assert live("identity_conflict").filter(other_child__in=[out, twin]).exists() or live("identity_conflict").filter(
-        child__in=[out, twin]).exists()
+    assert (
+        live("identity_conflict").filter(other_child__in=[out, twin]).exists()
+        or live("identity_conflict").filter(child__in=[out, twin]).exists()
+    )
 
 
 def test_cli_match_json_and_findings_export_contract(world, tmp_path, capsys):
@@ -293,3 +303,21 @@ def test_web_run_with_progress_and_category_by_township_table(world, client, dja
     page = client.get(reverse("match_home"))
     table = page.context["table"]
     assert table["total"] == 1 and table["rows"][0]["label"] == "疑似失学" and ("坪坝镇" in dict(table["columns"]).values())
+
+
+def test_twins_with_their_own_id_numbers_are_not_sent_to_review(world):
+    a = world.children["a"]
+    twin = child_create(
+        actor=None,
+        name="张小亮",
+        gender="M",
+        birth_date=a.birth_date,
+        id_number=compose_id_number("500229", a.birth_date, 21),
+        household_division=world.village_a,
+        source=Source.HOUSEHOLD,
+    )
+    guardian_save(actor=None, child=twin, name=a.guardians.first().name, relation="father", phone="13800000000")
+    run(world)
+    run(world)  # and the queue holds only what the latest run doubts
+    assert not LinkCandidate.objects.exists()
+    assert not live("identity_conflict").exists()

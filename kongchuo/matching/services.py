@@ -55,9 +55,14 @@ def _links(county: Division, data: R.CountyData, run: MatchRun | None) -> tuple[
         joins.append((left, right, link.probability))
         explained.append((left, right, link.weight, link.probability, link.agreements))
     if run is not None:
+        # Two valid ID numbers that differ are two children (the check digit catches a mistyped digit
+        # or a transposition): twins and same-day namesakes are not worth a person's time.
+        valid = {c for c, row in data.children.items() if row[5] == "valid"}
         pending = []
         for link in result.review:
             left, right = sorted((int(link.left), int(link.right)))
+            if left in valid and right in valid:
+                continue
             pending.append(
                 LinkCandidate(
                     county=county,
@@ -69,6 +74,8 @@ def _links(county: Division, data: R.CountyData, run: MatchRun | None) -> tuple[
                     run=run,
                 )
             )
+        # The queue is this run's: pairs a later run links by itself or no longer doubts leave it; decisions stay.
+        LinkCandidate.objects.filter(county=county, status=LinkCandidate.Status.PENDING).delete()
         LinkCandidate.objects.bulk_create(pending, ignore_conflicts=True, batch_size=1000)
     return joins, explained
 
