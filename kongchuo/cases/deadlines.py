@@ -3,6 +3,8 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils import timezone
+
 from kongchuo.cases.home_teaching import WeekStatus, hours, plan_weeks, running_plans
 from kongchuo.cases.models import Case, CaseRules, State
 from kongchuo.matching.rules import weekdays
@@ -45,7 +47,7 @@ def due_items(cases, today: dt.date) -> list[Due]:
     plans = _running_plans([c.child_id for c in cases if c.state == S.HOME_TEACHING], today)
     for case in cases:
         r = rules.get(case.county_id, default)
-        since = case.state_since.date() if case.state_since else case.opened_at.date()
+        since = timezone.localdate(case.state_since or case.opened_at)  # the county's calendar day, not UTC's
         records = sorted(case.persuasions.all(), key=lambda p: p.date)
         documents = {d.kind: d for d in sorted(case.documents.all(), key=lambda d: d.issued_on)}
 
@@ -53,7 +55,7 @@ def due_items(cases, today: dt.date) -> list[Due]:
             items.append(Due(case, kind, what, due, today))
 
         if case.state in (S.SUSPECTED, S.VERIFYING):
-            add("verify", "核查疑似情况（确认或排除）", case.opened_at.date() + dt.timedelta(days=r.verify_days))
+            add("verify", "核查疑似情况（确认或排除）", timezone.localdate(case.opened_at) + dt.timedelta(days=r.verify_days))
         elif case.state == S.CONFIRMED:
             add("first_persuasion", "首次劝返（即辍即劝）", (case.confirmed_on or since) + dt.timedelta(days=r.first_persuasion_days))
         elif case.state == S.RETURNED:

@@ -235,7 +235,7 @@ def case_close(*, actor, case: Case, reason: str) -> Case:
         raise ValidationError("销号须由填写人、经办人以外的人员审核（谁填写谁负责、谁审核谁负责）")
     if case.state == S.RETURNED:
         needed = rules_for(case.county).closure_school_days
-        since = case.state_since.date()
+        since = timezone.localdate(case.state_since)
         school_days = weekdays(since, timezone.localdate())
         absent = AttendanceRecord.objects.filter(child=case.child, status=AttendanceRecord.Status.ABSENT, date__gt=since).count()
         if len(school_days) < needed:

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from kongchuo.audit.services import audit_record
 from kongchuo.enrolments.models import ACTIVE_STATUSES, OPEN_STATUSES, Enrolment, Status, StatusChange
@@ -46,7 +47,7 @@ def allowed_next(status: str) -> list[tuple[str, str]]:
 
 
 def _check_common(*, child: Child, status: str, effective_date: dt.date, reason: str) -> None:
-    if effective_date > dt.date.today():
+    if effective_date > timezone.localdate():
         raise ValidationError({"effective_date": "生效日期不能晚于今天"})
     if status in REASON_REQUIRED and not reason.strip():
         raise ValidationError({"reason": f"办理“{_label(status)}”须填写原因或依据"})

@@ -1,8 +1,7 @@
-import datetime as dt
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from kongchuo.accounts.scoping import get_enrolment_for_write
 from kongchuo.core.forms import apply_validation_error
@@ -12,7 +11,7 @@ from kongchuo.enrolments.services import enrolment_transition
 
 def enrolment_transition_view(request, enrolment_id: int):
     enrolment = get_enrolment_for_write(request.user, enrolment_id)
-    form = TransitionForm(request.POST or None, current_status=enrolment.status, initial={"effective_date": dt.date.today()})
+    form = TransitionForm(request.POST or None, current_status=enrolment.status, initial={"effective_date": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         try:
             enrolment_transition(actor=request.user, enrolment=enrolment, **form.cleaned_data)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, models
+from django.utils import timezone
 
 from kongchuo.core.choices import Source
 from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, Status, StatusChange
@@ -117,7 +118,7 @@ class Context:
 
     @property
     def today(self) -> dt.date:
-        return self.now.date()
+        return timezone.localdate(self.now)  # the county's calendar day
 
 
 def _short(name: str) -> str:

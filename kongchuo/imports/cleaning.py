@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
 from stdnum.cn import ric
 
 from kongchuo.people import names
@@ -44,6 +45,8 @@ def memoised(cleaner: Callable[..., Cleaned], maxsize: int = 65_536) -> Callable
     Cleaned is immutable so sharing results is safe; `typed` keeps 1, 1.0 and True apart.
     """
     return functools.lru_cache(maxsize=maxsize, typed=True)(cleaner)
+
+
 _EXCEL_EPOCH = dt.date(1899, 12, 30)  # 1900 date system, past Excel's phantom 1900-02-29
 _SPACES = re.compile(r"\s+")
 
@@ -142,16 +145,14 @@ _YM_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
 _SERIAL = re.compile(r"^(\d{4,5})(\.\d+)?$")
 
 
-def clean_date(
-    cell: Any, *, what: str = "出生日期", min_year: int = 1990, today: dt.date | None = None
-) -> Cleaned:
+def clean_date(cell: Any, *, what: str = "出生日期", min_year: int = 1990, today: dt.date | None = None) -> Cleaned:
     """A date from an Excel date cell, an Excel serial number or text in the formats people type.
 
     `what` names the field in messages; dates before `min_year` or after `today` are refused.
     """
     if _is_blank(cell):
         return BLANK
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     repairs: list[str] = []
     if isinstance(cell, bool):
         return Cleaned(None, error=f"{what}不能是逻辑值")
@@ -211,13 +212,25 @@ def _date_from_text(text: str, what: str, today: dt.date) -> Cleaned:
 # -- gender, name, phone ---------------------------------------------------------------------------
 
 _GENDERS = {
-    "男": "M", "男性": "M", "男生": "M", "男孩": "M", "M": "M", "MALE": "M", "1": "M",
-    "女": "F", "女性": "F", "女生": "F", "女孩": "F", "F": "F", "FEMALE": "F", "2": "F",
+    "男": "M",
+    "男性": "M",
+    "男生": "M",
+    "男孩": "M",
+    "M": "M",
+    "MALE": "M",
+    "1": "M",
+    "女": "F",
+    "女性": "F",
+    "女生": "F",
+    "女孩": "F",
+    "F": "F",
+    "FEMALE": "F",
+    "2": "F",
 }
 
 
 def clean_gender(cell: Any) -> Cleaned:
-    """"M" or "F" from 男/女, 1/2 (GB/T 2261.1), M/F in any case."""
+    """ "M" or "F" from 男/女, 1/2 (GB/T 2261.1), M/F in any case."""
     if _is_blank(cell):
         return BLANK
     if isinstance(cell, float) and cell.is_integer():

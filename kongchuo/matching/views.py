@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kongchuo.accounts.scoping import (
@@ -49,7 +50,7 @@ def match_home(request):
         "latest": latest,
         "running": running,
         "can_run": can_run_match(request.user),
-        "today": dt.date.today(),
+        "today": timezone.localdate(),
         "pending_review": LinkCandidate.objects.filter(status=LinkCandidate.Status.PENDING, left__in=children_for(request.user)).count(),
     }
     if request.headers.get("HX-Request") and not running:
@@ -66,7 +67,7 @@ def match_start(request):
     if not can_run_match(request.user):
         raise PermissionDenied("只有县级工作人员可以发起比对")
     try:
-        as_of = dt.date.fromisoformat(request.POST.get("as_of") or dt.date.today().isoformat())
+        as_of = dt.date.fromisoformat(request.POST.get("as_of") or timezone.localdate().isoformat())
     except ValueError:
         messages.error(request, "基准日期格式应为 2026-11-23")
         return redirect("match_home")

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from kongchuo.matching.models import Category
 from kongchuo.matching.services import match_run
@@ -14,11 +15,14 @@ class Command(BaseCommand):
     help = "Run the cross-matching (数据比对) for every county in the database, or one with --county."
 
     def add_arguments(self, parser):
-        parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date.today(), help="reference date (default today)")
+        parser.add_argument(
+            "--as-of", type=dt.date.fromisoformat, default=None, help="reference date (default today, in the county's time zone)"
+        )
         parser.add_argument("--json", action="store_true", dest="as_json")
         parser.add_argument("--county", help="6-digit county code")
 
     def handle(self, *args, as_of, as_json, county, **options):
+        as_of = as_of or timezone.localdate()
         counties = Division.objects.filter(level=Division.Level.COUNTY)
         if county:
             counties = counties.filter(code=county)
