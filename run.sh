@@ -36,6 +36,14 @@ ensure_chromium() {
   fi
 }
 
+ensure_java() {
+  # The Spark test runs the matching model on pyspark local mode, which needs a JVM.
+  if ! command -v java >/dev/null; then
+    echo "安装 Java（installing openjdk-17-jre-headless for the Spark test）…"
+    apt_install openjdk-17-jre-headless || echo "warning: could not install Java; the Spark test will fail" >&2
+  fi
+}
+
 pg_reachable() {
   "$VENV/bin/python" - "$PG_URL" <<'PY' 2>/dev/null
 import sys, psycopg
@@ -53,6 +61,7 @@ case "${1:-}" in
     shift
     ensure_venv
     ensure_chromium
+    ensure_java
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     echo "== tests on SQLite =="
