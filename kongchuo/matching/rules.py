@@ -129,7 +129,6 @@ class CountyData:
     studies: set
     groups: dict
     absences: dict
-    school_days: dict
     unmatched_attendance: list
     conflicts: list
     schools: dict
@@ -176,12 +175,11 @@ def load_county(county: Division, as_of: dt.date, rules: MatchRules) -> CountyDa
     for child_id, group in GroupMembership.objects.filter(child__county=county).values_list("child_id", "group"):
         groups[child_id].add(group)
     since = as_of - dt.timedelta(days=max(rules.absence_window_days, rules.ghost_window_days))
-    absences, school_days, unmatched = defaultdict(set), defaultdict(set), []
+    absences, unmatched = defaultdict(set), []
     attendance = AttendanceRecord.objects.filter(county=county, date__gt=since, date__lte=as_of)
     for rec_id, child_id, school_id, day, status, name, nsn, idn in attendance.values_list(
         "id", "child_id", "school_id", "date", "status", "name", "national_student_number", "id_number"
     ):
-        school_days[school_id].add(day)
         if child_id is None:
             unmatched.append((rec_id, school_id, day, name, nsn, idn))
         elif status == AttendanceRecord.Status.ABSENT:
@@ -198,9 +196,7 @@ def load_county(county: Division, as_of: dt.date, rules: MatchRules) -> CountyDa
     guardians = {}
     for child_id, name in Guardian.objects.filter(child__county=county).order_by("child_id", "order").values_list("child_id", "name"):
         guardians.setdefault(child_id, name)
-    return CountyData(
-        children, sources, enrolments, studies, groups, absences, school_days, unmatched, conflicts, schools, townships, guardians
-    )
+    return CountyData(children, sources, enrolments, studies, groups, absences, unmatched, conflicts, schools, townships, guardians)
 
 
 def build_people(data: CountyData, links) -> list[Person]:
@@ -246,6 +242,7 @@ def compute_findings(data: CountyData, people: list[Person], as_of: dt.date, rul
     drafts: list[Draft] = []
     window_start = as_of - dt.timedelta(days=rules.absence_window_days)
     ghost_start = as_of - dt.timedelta(days=rules.ghost_window_days)
+    school_days = weekdays(ghost_start, as_of)  # the same calendar for every school (no county calendar yet)
     year = school_year_start(as_of)
     for person in people:
         child = data.children[person.primary]
@@ -331,7 +328,6 @@ def compute_findings(data: CountyData, people: list[Person], as_of: dt.date, rul
             days = data.absences.get((e[1], e[2]))
             if days is None:
                 continue
-            school_days = weekdays(ghost_start, as_of)
             ghost_days = [d for d in days if d > ghost_start]
             recent = sorted(d for d in days if d > window_start)
             school = data.schools[e[2]].name
