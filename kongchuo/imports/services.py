@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from kongchuo.accounts.models import Department, Role
 from kongchuo.audit.services import audit_record
+from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.imports import readers
 from kongchuo.imports.apply import Context
 from kongchuo.imports.headers import HeaderNotFound, detect_header, is_blank_row, is_footer_row
@@ -169,6 +170,11 @@ def _mapping_for(batch: ImportBatch) -> dict:
 
 def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callable[[int], None] | None = None) -> dict:
     """Read, check and apply `batch`'s file. Returns the summary (also saved on the batch)."""
+    with _collector_paused():  # to the end: writing the row issues among a million live objects is no cheaper
+        return _import_run(batch=batch, actor=actor, dry_run=dry_run, on_progress=on_progress)
+
+
+def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callable[[int], None] | None) -> dict:
     spec = SPECS[batch.source]
     path = stored_path(batch)
     counts: Counter = Counter()
@@ -180,10 +186,11 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
     batch.status = ImportBatch.Status.APPLYING
     batch.save(update_fields=["status"])
     try:
-        with _collector_paused(), _sqlite_cache_for_bulk_writes(), transaction.atomic():
+        with _sqlite_cache_for_bulk_writes(), transaction.atomic(), contextlib.ExitStack() as stack:
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
             done, header_error = 0, ""
             total = readers.estimate_rows(path, batch.file_type)
+            deferred = stack.enter_context(secondary_indexes_deferred(spec.tables, incoming=total))
             for sheet in readers.iter_sheets(path, kind=batch.file_type, checked=True):
                 head = list(itertools.islice(sheet.rows, 20))
                 try:
@@ -242,7 +249,7 @@ def import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callabl
                             )
                     done += len(chunk)
                     counts["rows"] = done
-                    write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入")
+                    write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred))
                     if on_progress:
                         on_progress(done)
             if not sheets_used:
@@ -364,7 +371,10 @@ def _finish(batch: ImportBatch, status: str, summary: dict, issues: list[RowIssu
     progress_path(batch).unlink(missing_ok=True)
     if status == ImportBatch.Status.APPLIED and connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute("PRAGMA optimize")  # keep the planner's statistics fresh after a bulk change
+            # Keep the planner's statistics fresh after a bulk change; sampling (analysis_limit) makes
+            # that 0.05 s instead of a full ANALYZE of every index of a 200,000-row table (1 s).
+            cursor.execute("PRAGMA analysis_limit = 1000")
+            cursor.execute("PRAGMA optimize")
 
 
 @transaction.atomic

@@ -4,11 +4,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kongchuo.attendance.models import AttendanceRecord
-from kongchuo.enrolments.models import Enrolment
+from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
 from kongchuo.imports import apply
 from kongchuo.imports.models import ImportSource
 from kongchuo.imports.records import Record, label
-from kongchuo.people.models import Child
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
 from kongchuo.places.models import School
 
 PERSON = (
@@ -35,6 +35,7 @@ class SourceSpec:
     check: Callable = lambda ctx, record, labels: None  # extra per-row checks; may reject or flag
     person: bool = True  # rows name a child: identity is settled before `check`
     needs_person_fields: bool = True  # a new child needs gender and birth date (given or from the ID)
+    tables: tuple = ()  # the tables it writes a row or more per row of the file into (kongchuo.core.bulkload)
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -246,31 +247,43 @@ def apply_schools(ctx, records, labels):
     return outcomes
 
 
+PERSON_TABLES = (Child, FieldProvenance, Guardian)
 SPECS: dict[str, SourceSpec] = {
-    ImportSource.HOUSEHOLD: SourceSpec(PERSON, ("name",), apply_people),
+    ImportSource.HOUSEHOLD: SourceSpec(PERSON, ("name",), apply_people, tables=PERSON_TABLES),
     ImportSource.REGISTRY: SourceSpec(
         PERSON + ("national_student_number", "school_code", "school_name", "grade", "class_name", "status"),
         ("name", "school_code"),
         apply_registry,
         check_registry,
+        tables=PERSON_TABLES + (Enrolment, StatusChange),
     ),
     ImportSource.DISABILITY: SourceSpec(
         PERSON + ("category", "disability_grade", "certificate_no"),
         ("name", "category"),
         apply_disability,
         _check_category(apply.S.DISABILITY),
+        tables=PERSON_TABLES + (GroupMembership,),
     ),
     ImportSource.CIVIL_AFFAIRS: SourceSpec(
-        PERSON + ("category",), ("name", "category"), apply_group_list, _check_category(apply.S.CIVIL_AFFAIRS)
+        PERSON + ("category",),
+        ("name", "category"),
+        apply_group_list,
+        _check_category(apply.S.CIVIL_AFFAIRS),
+        tables=PERSON_TABLES + (GroupMembership,),
     ),
     ImportSource.RURAL_REVITALISATION: SourceSpec(
-        PERSON + ("category",), ("name", "category"), apply_group_list, _check_category(apply.S.RURAL_REVITALISATION)
+        PERSON + ("category",),
+        ("name", "category"),
+        apply_group_list,
+        _check_category(apply.S.RURAL_REVITALISATION),
+        tables=PERSON_TABLES + (GroupMembership,),
     ),
     ImportSource.STUDY_ELSEWHERE: SourceSpec(
         ("name", "id_number", "gender", "birth_date", "school_name", "study_place", "national_student_number"),
         ("name", "school_name"),
         apply_study,
         check_study,
+        tables=PERSON_TABLES + (ExternalStudy,),
     ),
     ImportSource.ATTENDANCE: SourceSpec(
         ("date", "school_code", "national_student_number", "id_number", "name", "status"),
@@ -278,6 +291,7 @@ SPECS: dict[str, SourceSpec] = {
         apply_attendance,
         check_attendance,
         person=False,
+        tables=(AttendanceRecord,),
     ),
     ImportSource.SCHOOLS: SourceSpec(
         ("school_code", "school_name", "school_type", "county_code", "township"),

@@ -58,12 +58,18 @@ class Child(models.Model):
 
     # Denormalised scope columns (DESIGN.md §11): every row of children's data carries its
     # county, township, school and class so that scoping is one indexed filter.
-    county = models.ForeignKey(Division, verbose_name="所属县", on_delete=models.PROTECT, related_name="county_children")
+    # No index of their own: the (column, name) indexes below lead with them (every index is paid on
+    # every row an import writes).
+    county = models.ForeignKey(
+        Division, verbose_name="所属县", on_delete=models.PROTECT, related_name="county_children", db_index=False
+    )
     township = models.ForeignKey(
-        Division, verbose_name="所属乡镇", null=True, blank=True, on_delete=models.PROTECT, related_name="township_children"
+        Division, verbose_name="所属乡镇", null=True, blank=True, on_delete=models.PROTECT, related_name="township_children",
+        db_index=False,
     )
     current_school = models.ForeignKey(
-        School, verbose_name="当前就读学校", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children"
+        School, verbose_name="当前就读学校", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children",
+        db_index=False,
     )
     current_class = models.ForeignKey(
         SchoolClass, verbose_name="当前班级", null=True, blank=True, on_delete=models.SET_NULL, related_name="current_children"
@@ -87,7 +93,6 @@ class Child(models.Model):
             models.Index(fields=["county", "name"]),
             models.Index(fields=["township", "name"]),
             models.Index(fields=["current_school", "name"]),
-            models.Index(fields=["current_class"]),
             models.Index(fields=["birth_date"]),
         ]
 
@@ -162,7 +167,8 @@ class FieldProvenance(models.Model):
     a source that disagreed left an IdentityConflict behind.
     """
 
-    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="provenance")
+    # No index of its own: the provenance_per_source constraint's index leads with it.
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="provenance", db_index=False)
     source = models.CharField("来源", max_length=30, choices=Source.choices)
     fields = models.JSONField("提供的字段", default=list)
     batch = models.ForeignKey(

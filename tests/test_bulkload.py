@@ -1,0 +1,140 @@
+"""Bulk loads on SQLite build the secondary indexes once at the end; the schema is never left without them."""
+
+import csv
+import datetime as dt
+
+import pytest
+from django.db import connection, transaction
+
+from kongchuo.core import bulkload
+from kongchuo.imports.services import import_run, import_store
+from kongchuo.people.identity import compose_id_number
+from kongchuo.people.models import Child, FieldProvenance, Guardian
+
+sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'", reason="PostgreSQL keeps its indexes live (see bulkload)")
+
+
+def index_definitions() -> dict[str, str]:
+    """Every index of the database with the statement (SQLite) or definition (PostgreSQL) that makes it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'index'")
+        else:
+            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+        return dict(cursor.fetchall())
+
+
+def household_list(path, count: int, start: int = 0):
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["姓名", "性别", "出生日期", "公民身份号码", "乡镇", "村", "监护人", "联系电话"])
+        for i in range(start, start + count):
+            born = dt.date(2012, 1, 1) + dt.timedelta(days=i)
+            writer.writerow(["张" + "明华强伟芳"[i % 5] + "丽军平秀英"[i // 5 % 5], "男", f"{born:%Y-%m-%d}",
+                             compose_id_number("500229", born, 1 + 2 * (i % 40)), "巴山镇", "巴山村", "张建国", f"139{i:08d}"])
+    return path
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Small lists count as bulk loads here, and the names of the indexes each load deferred are kept."""
+    monkeypatch.setattr(bulkload, "MINIMUM_ROWS", 1)
+    seen: list[list[str]] = []
+    original = bulkload.secondary_indexes_deferred
+
+    def spy(*args, **kwargs):
+        manager = original(*args, **kwargs)
+        names = manager.__enter__()
+        seen.append(list(names))
+
+        class Wrapped:
+            def __enter__(self):
+                return names
+
+            def __exit__(self, *exc):
+                return manager.__exit__(*exc)
+
+        return Wrapped()
+
+    monkeypatch.setattr("kongchuo.imports.services.secondary_indexes_deferred", spy)
+    return seen
+
+
+@sqlite_only
+def test_which_indexes_wait_for_the_end(world):
+    before = index_definitions()
+    with transaction.atomic(), bulkload.secondary_indexes_deferred([Child, FieldProvenance, Guardian], incoming=50_000) as names:
+        during = index_definitions()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM people_child")  # the load's own queries still work
+    assert set(names) == set(before) - set(during)
+    deferred = {before[n] for n in names}
+    # Random-order keys that the load never reads: pinyin, initials, birth date, village, school + name.
+    for column in ('"name_pinyin"', '"name_initials"', '"birth_date"', '"household_division_id"', '"township_id", "name"'):
+        assert any(f"({column})" in sql for sql in deferred), column
+    tables = ("people_child", "people_fieldprovenance", "people_guardian")
+    kept = {sql for sql in during.values() if any(f'ON "{t}"' in sql for t in tables)}
+    # Kept: what enforces uniqueness, and what the import looks children, guardians and provenance up by.
+    assert any('"id_number"' in sql and "UNIQUE" in sql for sql in kept)
+    assert any('("county_id", "name")' in sql for sql in kept)
+    assert any('"people_guardian" ("child_id")' in sql for sql in kept)
+    assert not any("UNIQUE" in before[n] for n in names)
+    assert index_definitions() == before  # made again, from the same statements
+
+
+@sqlite_only
+def test_an_exception_brings_the_indexes_back_with_the_rollback(world):
+    before = index_definitions()
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        with bulkload.secondary_indexes_deferred([Child], incoming=50_000) as names:
+            assert names and set(names).isdisjoint(index_definitions())
+            1 / 0  # noqa: B018
+    assert index_definitions() == before
+
+
+def test_small_loads_and_postgresql_keep_every_index_live(world):
+    before = index_definitions()
+    with transaction.atomic():
+        with bulkload.secondary_indexes_deferred([Child], incoming=bulkload.MINIMUM_ROWS - 1) as names:
+            assert names == []
+        with bulkload.secondary_indexes_deferred([Child], incoming=10 * bulkload.MINIMUM_ROWS) as names:
+            assert bool(names) == (connection.vendor == "sqlite")
+    assert index_definitions() == before
+
+
+@sqlite_only
+def test_a_load_smaller_than_the_table_keeps_them_live(world, monkeypatch):
+    monkeypatch.setattr(bulkload, "MINIMUM_ROWS", 1)
+    existing = Child.objects.count()
+    assert existing >= 2
+    with transaction.atomic():
+        with bulkload.secondary_indexes_deferred([Child], incoming=existing - 1) as names:
+            assert names == []  # keeping them up row by row is cheaper than rebuilding the table's
+        with bulkload.secondary_indexes_deferred([Child], incoming=existing) as names:
+            assert names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_refuses():
+    if connection.vendor != "sqlite":
+        pytest.skip("a no-op on PostgreSQL")
+    with pytest.raises(RuntimeError, match="transaction"):
+        with bulkload.secondary_indexes_deferred([Child], incoming=50_000):
+            pass
+
+
+@sqlite_only
+def test_a_large_import_and_a_dry_run_leave_the_schema_as_it_was(world, tmp_path, recorded):
+    before = index_definitions()
+    path = household_list(tmp_path / "big.csv", 300)
+    for dry_run in (True, False):
+        batch = import_store(actor=None, source="household", upload=path, file_name=path.name, county_code="500229")
+        summary = import_run(batch=batch, actor=None, dry_run=dry_run)
+        assert (summary["created"], summary["rejected"]) == (300, 0)
+        assert index_definitions() == before
+    assert len(recorded) == 2 and all(recorded)  # both runs did defer them
+    assert Child.objects.filter(id_number=compose_id_number("500229", dt.date(2012, 1, 1), 1)).exists()
+    # The rebuilt indexes serve the searches they exist for.
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN SELECT id FROM people_child WHERE birth_date = '2012-01-05'")
+        assert "birth_d" in " ".join(str(row) for row in cursor.fetchall())
