@@ -245,6 +245,8 @@ def clean_gender(cell: Any) -> Cleaned:
 
 def clean_name(cell: Any) -> Cleaned:
     """A person's name: full-width folded, stray spaces dropped, interpunct unified (买买提·艾力)."""
+    if type(cell) is str and cell.isalpha() and unicodedata.is_normalized("NFKC", cell) and len(cell) <= 50:
+        return Cleaned(cell)  # the usual cell (letters only: no space, digit or interpunct to fix), as below would find it
     if _is_blank(cell):
         return Cleaned(None, error="姓名为空")
     if not isinstance(cell, str):
