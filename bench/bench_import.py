@@ -245,8 +245,9 @@ def step_import(path: Path) -> dict:
 
 def step_bound(path: Path) -> dict:
     """The part no import of this file into this schema can skip: read every row, work out each name's pinyin,
-    INSERT a child, its provenance and its guardian as plain rows in one transaction. Nothing is cleaned,
-    checked or looked up; the ID number's digits give birth date and gender."""
+    INSERT a child (with its township and village), its provenance and its guardian as plain rows in one
+    transaction, the secondary indexes deferred as our import defers them. Nothing is cleaned, checked or
+    looked up; the ID number's digits give birth date and gender. `write_seconds` is the writing alone."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kongchuo.settings")
@@ -254,24 +255,35 @@ def step_bound(path: Path) -> dict:
     import python_calamine
     from django.db import connection, transaction
 
-    from kongchuo.imports import services
+    from kongchuo.core.bulkload import secondary_indexes_deferred
+    from kongchuo.imports import readers, services
     from kongchuo.imports.apply import CHILD_COLUMNS, insert_rows, reserve_ids
+    from kongchuo.imports.sources import SPECS
     from kongchuo.people.models import Child, FieldProvenance, Guardian
     from kongchuo.people.names import name_pinyin
     from kongchuo.places.models import Division
 
     ops = connection.ops
     county = Division.objects.get(code=COUNTY[0]).pk
+    places = {}  # (township, village) → (village id, township id), as the import's lookup finds them
+    for village in Division.objects.filter(level=5).select_related("parent"):
+        places[(village.parent.name, village.name)] = (village.pk, village.parent_id)
+        places[(village.parent.name[:-2] if village.parent.name.endswith("街道") else village.parent.name[:-1], village.name)] = (
+            village.pk, village.parent_id)
     now = ops.adapt_datetimefield_value(dt.datetime.now(dt.UTC))
     defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
     defaults.update(county_id=county, created_at=now, updated_at=now)
-    fields_json = ops.adapt_json_value(["birth_date", "gender", "household_address", "name"], None)
+    fields_json = ops.adapt_json_value(["birth_date", "gender", "household_address", "household_division", "name"], None)
     started = time.perf_counter()
     rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
     data = (r for r in rows if isinstance(r[0], int | float) and r[1])  # numbered rows: not title, header or footer
-    written, pinyin_seconds, names = 0, 0.0, set()
-    # As import_run writes: the collector paused, SQLite's page cache enlarged, one transaction.
+    written, pinyin_seconds, write_seconds, names = 0, 0.0, 0.0, set()
+    # As import_run writes: the collector paused, SQLite's page cache enlarged, one transaction, indexes deferred.
     with services._collector_paused(), services._sqlite_cache_for_bulk_writes(), transaction.atomic():
+        began = time.perf_counter()
+        deferring = secondary_indexes_deferred(SPECS["household"].tables, incoming=readers.estimate_rows(path, "xlsx"))
+        deferring.__enter__()
+        write_seconds += time.perf_counter() - began
         while chunk := list(itertools.islice(data, 2000)):
             children, guardians = [], []
             for r in chunk:
@@ -288,20 +300,26 @@ def step_bound(path: Path) -> dict:
                 born = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14])) if number else dt.date(2015, 1, 1)
                 values["birth_date"] = ops.adapt_datefield_value(born)
                 values["household_address"] = r[6]
+                values["household_division_id"], values["township_id"] = places[(r[7], r[8])]
                 children.append(tuple(values[c] for c in CHILD_COLUMNS))
                 guardians.append((r[9], "father", str(r[11])))
+            began = time.perf_counter()
             ids = reserve_ids(Child, len(children))
             insert_rows(Child, ["id", *CHILD_COLUMNS], [(pk, *row) for pk, row in zip(ids, children, strict=True)])
             insert_rows(FieldProvenance, ["child", "source", "fields", "reference", "recorded_at"],
                         [(pk, "household", fields_json, "bench", now) for pk in ids])
             insert_rows(Guardian, ["child", "name", "relation", "phone", "order"],
                         [(pk, *g, 1) for pk, g in zip(ids, guardians, strict=True)])
+            write_seconds += time.perf_counter() - began
             written += len(chunk)
+        began = time.perf_counter()
+        deferring.__exit__(None, None, None)  # the deferred indexes built
+    write_seconds += time.perf_counter() - began  # with the commit
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         indexes = sum(1 for c in connection.introspection.get_constraints(cursor, Child._meta.db_table).values() if c["index"])
     return {"seconds": seconds, "rows": written, "peak_mb": peak_mb(), "pinyin_seconds": pinyin_seconds, "names": len(names),
-            "child_indexes": indexes}
+            "child_indexes": indexes, "write_seconds": write_seconds}
 
 
 def setup_database(env: dict) -> None:
@@ -467,6 +485,7 @@ def main() -> None:
     ours = [run["(b) our import into SQLite"]["seconds"] / run[FLOOR]["seconds"] for run in runs]
     bound = [run[BOUND]["seconds"] / run[FLOOR]["seconds"] for run in runs]
     pinyin = runs[0][BOUND]
+    writing = [run[BOUND]["write_seconds"] / run[FLOOR]["seconds"] for run in runs]
     rest = [run["(b) our import into SQLite"]["seconds"] - run[BOUND]["seconds"] for run in runs]
     section = "\n".join(
         [
@@ -493,13 +512,15 @@ def main() -> None:
             "",
             *table(runs, args.rows),
             "",
-            wrap(f"Our import into SQLite: **{spread(ours, '.1f')}× the bare read** (target ≤ {TARGET:g}×, not met). "
-            f"(c) shows why: reading the file, the pinyin of its {pinyin['names']:,} distinct names (pypinyin, "
-            f"{pinyin['pinyin_seconds']:.1f} s) and plain INSERTs of the same rows (a child row updates "
-            f"{pinyin['child_indexes']} indexes) already take {spread(bound, '.1f')}× the read, before any cell is cleaned or "
-                 f"checked. The rest of (b), {spread(rest, '.1f')} s, is cleaning and checking every cell, telling data rows from "
-                 "titles, repeated headers and footers, looking up the people the database already has, and keeping the repairs, "
-                 "flags and provenance of each row."),
+            wrap(f"Our import into SQLite: **{spread(ours, '.1f')}× the bare read** (target ≤ {TARGET:g}×, "
+                 f"{'met' if max(ours) <= TARGET else 'not met'}). (c) shows where the floor is: reading the file, the pinyin "
+                 f"of its {pinyin['names']:,} distinct names ({pinyin['pinyin_seconds']:.1f} s) and plain INSERTs of the same rows "
+                 f"(indexes deferred as our import defers them; people_child has {pinyin['child_indexes']}) take "
+                 f"{spread(bound, '.1f')}× the read before any cell is cleaned or checked, and of that the writing alone "
+                 f"(INSERTs through Python's sqlite3, the deferred indexes built, the commit) is {spread(writing, '.1f')}× the "
+                 "read. A 3× target leaves nothing for the work (b) adds on top, "
+                 f"{spread(rest, '.1f')} s: cleaning and checking every cell, telling data rows from titles, repeated headers and "
+                 "footers, looking up the people the database already has, keeping each row's repairs, flags and provenance."),
             "",
         ]
     )
