@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from kongchuo.accounts.models import Department, Role, User
 from kongchuo.audit.services import audit_record
+from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.demo.generator import COUNTY_CODE, DemoCounty
 from kongchuo.demo.models import DemoChildKey, DemoLoad
 from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
@@ -220,9 +221,11 @@ class _Writer:
         if places_only:  # the lists are imported as files afterwards (kongchuo demo --lists)
             self.users()
             return self.counts
-        self.children()
-        self.enrolments()
-        self.attendance()
+        # Empty tables filled in one go: their secondary indexes are built once, at the end (kongchuo.core.bulkload).
+        with secondary_indexes_deferred([Child, Enrolment, StatusChange], incoming=len(self.ds.children)):
+            self.children()
+            self.enrolments()
+            self.attendance()
         self.users()
         self.analyze()
         return self.counts
