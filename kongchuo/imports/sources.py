@@ -294,7 +294,8 @@ SPECS: dict[str, SourceSpec] = {
         apply_attendance,
         check_attendance,
         person=False,
-        tables=(AttendanceRecord,),
+        # No deferral: each chunk looks its school-days up through the (school, date) index, and rows
+        # arrive school by school, day by day, which that index takes as appends anyway.
     ),
     ImportSource.SCHOOLS: SourceSpec(
         ("school_code", "school_name", "school_type", "county_code", "township"),
