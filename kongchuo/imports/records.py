@@ -5,9 +5,12 @@ a person with a missing or unusable ID number is kept and flagged 证件号待�
 """
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils import timezone
 
 from kongchuo.core.choices import ETHNICITIES, ETHNICITY_BY_NAME
 from kongchuo.imports import cleaning
@@ -83,16 +86,18 @@ def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
 
     Made afresh per import: a date's validity depends on the day the import runs.
     """
+    today = timezone.localdate()  # once: the county's calendar day costs more to work out than a date to clean
     chosen = {name: CLEANERS.get(name, cleaning.clean_text) for name in fields}
+    chosen = {name: functools.partial(c, today=today) if c is cleaning.clean_date else c for name, c in chosen.items()}
     return {name: cleaning.memoised(cleaner) if name in REPEATING else cleaner for name, cleaner in chosen.items()}
 
 
 def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, str], cleaners: dict | None = None) -> Record:
     record = Record(row=row, raw=raw)
     values = record.values
+    cleaner_of = cleaners.__getitem__ if cleaners else lambda name: CLEANERS.get(name, cleaning.clean_text)
     for name, cell in cells.items():
-        cleaner = cleaners[name] if cleaners else CLEANERS.get(name, cleaning.clean_text)
-        result = cleaner(cell)
+        result = cleaner_of(name)(cell)
         if result.repairs:
             column = label(name, labels)
             record.repairs.extend((column, note) for note in result.repairs)
@@ -105,8 +110,9 @@ def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, s
             else:
                 record.reject(label(name, labels), result.error)
             continue
-        if result.value not in (None, ""):
-            values[name] = result.value
+        value = result.value
+        if value is not None and value != "":
+            values[name] = value
             if name == "id_number":
                 record.id_checked = result.detail
     return record

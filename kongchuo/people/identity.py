@@ -32,6 +32,7 @@ class IdNumber:
         return self.number[:6]
 
 
+_STARTED = dt.date.today() - dt.timedelta(days=1)  # no earlier date is ever "after today" in this process
 _SEPARATORS = re.compile(r"[\s\-_.·]")
 _PLAIN = re.compile(r"[0-9]{17}[0-9X]\Z")  # ASCII only: full-width digits are a repair
 
@@ -66,7 +67,7 @@ def _checked(compact: str, repairs: tuple[str, ...]) -> IdNumber:
     birth_date = _valid_birth_date(compact)
     if birth_date is None:
         _refuse(compact)
-    if birth_date > dt.date.today():
+    if birth_date >= _STARTED and birth_date > dt.date.today():  # today() only for the newest-born
         raise InvalidIdNumber(f"证件号中的出生日期{birth_date:%Y-%m-%d}晚于今天")
     gender = "M" if int(compact[16]) % 2 == 1 else "F"
     return IdNumber(compact, birth_date, gender, repairs)
