@@ -37,8 +37,10 @@ class Child(models.Model):
     id_number_status = models.CharField("证件号状态", max_length=10, choices=IdStatus.choices, default=IdStatus.VALID)
     id_number_raw = models.CharField("原始证件号", max_length=40, blank=True, help_text="未通过校验的原值，待核正")
     name = models.CharField("姓名", max_length=40)
-    name_pinyin = models.CharField("姓名拼音", max_length=120, blank=True, db_index=True)
-    name_initials = models.CharField("拼音首字母", max_length=20, blank=True, db_index=True)
+    # Indexed for search by prefix (Meta.indexes): on PostgreSQL with varchar_pattern_ops only, which serves
+    # LIKE 'zxm%' and equality alike (db_index=True would add a second, plain index nobody uses).
+    name_pinyin = models.CharField("姓名拼音", max_length=120, blank=True)
+    name_initials = models.CharField("拼音首字母", max_length=20, blank=True)
     gender = models.CharField("性别", max_length=1, choices=Gender.choices)
     birth_date = models.DateField("出生日期")
     ethnicity = models.CharField("民族", max_length=2, choices=ETHNICITIES, default="01")
@@ -94,6 +96,8 @@ class Child(models.Model):
             models.Index(fields=["township", "name"]),
             models.Index(fields=["current_school", "name"]),
             models.Index(fields=["birth_date"]),
+            models.Index(fields=["name_pinyin"], name="child_pinyin_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name_initials"], name="child_initials_prefix", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self) -> str:
