@@ -22,12 +22,9 @@ every county for the whole load, and COPY already writes fast.
 """
 
 import contextlib
-import logging
 from collections.abc import Iterable, Iterator
 
 from django.db import connection, models
-
-log = logging.getLogger(__name__)
 
 KEEP_LEADING = frozenset({"child_id", "county_id"})
 MINIMUM_ROWS = 10_000  # below this, incremental index upkeep is cheap enough

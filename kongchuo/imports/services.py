@@ -186,11 +186,14 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     batch.status = ImportBatch.Status.APPLYING
     batch.save(update_fields=["status"])
     try:
-        with _sqlite_cache_for_bulk_writes(), transaction.atomic(), contextlib.ExitStack() as stack:
+        total = readers.estimate_rows(path, batch.file_type)
+        with (
+            _sqlite_cache_for_bulk_writes(),
+            transaction.atomic(),
+            secondary_indexes_deferred(spec.tables, incoming=total) as deferred,
+        ):
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
             done, header_error = 0, ""
-            total = readers.estimate_rows(path, batch.file_type)
-            deferred = stack.enter_context(secondary_indexes_deferred(spec.tables, incoming=total))
             for sheet in readers.iter_sheets(path, kind=batch.file_type, checked=True):
                 head = list(itertools.islice(sheet.rows, 20))
                 try:
@@ -375,6 +378,7 @@ def _finish(batch: ImportBatch, status: str, summary: dict, issues: list[RowIssu
             # that 0.05 s instead of a full ANALYZE of every index of a 200,000-row table (1 s).
             cursor.execute("PRAGMA analysis_limit = 1000")
             cursor.execute("PRAGMA optimize")
+            cursor.execute("PRAGMA analysis_limit = 0")  # the connection's later ANALYZEs read everything again
 
 
 @transaction.atomic
