@@ -229,6 +229,15 @@ def test_attendance_links_known_students_and_keeps_unknown_ones(world, tmp_path)
     assert "无学籍在读" in batch.issues.get().message
 
 
+def test_an_attendance_day_that_does_not_exist_is_named_as_a_day_not_a_birth_date(world, tmp_path):
+    a = world.children["a"]
+    rows = [["日期", "学校标识码", "全国学籍号", "姓名", "状态"], ["2026-11-31", "5002290001", "G" + a.id_number, a.name, "缺勤"]]
+    batch, summary = run(world, "attendance", write_xlsx(tmp_path / "att.xlsx", {"考勤": rows}))
+    assert summary["rejected"] == 1
+    issue = batch.issues.get()
+    assert (issue.row, issue.column, issue.message) == (2, "日期", "日期“2026-11-31”不存在")
+
+
 def test_study_elsewhere_and_schools(world, tmp_path):
     rows = [["身份证件号", "姓名", "就读学校", "就读地"], [N1, "刘小军", "广州市天河区某小学", "广东省广州市"]]
     run(world, "study-elsewhere", write_xlsx(tmp_path / "s.xlsx", {"证明": rows}))

@@ -63,7 +63,7 @@ CLEANERS = {
     "name": cleaning.clean_name,
     "gender": cleaning.clean_gender,
     "birth_date": cleaning.clean_date,
-    "date": cleaning.clean_date,
+    "date": functools.partial(cleaning.clean_date, what="日期"),  # an attendance day: not a birth date in messages
     "id_number": cleaning.clean_id_number,
     "guardian_name": cleaning.clean_name,
     "guardian_phone": cleaning.clean_phone,
@@ -88,7 +88,8 @@ def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
     """
     today = timezone.localdate()  # once: the county's calendar day costs more to work out than a date to clean
     chosen = {name: CLEANERS.get(name, cleaning.clean_text) for name in fields}
-    chosen = {name: functools.partial(c, today=today) if c is cleaning.clean_date else c for name, c in chosen.items()}
+    dated = {name for name, c in chosen.items() if getattr(c, "func", c) is cleaning.clean_date}
+    chosen = {name: functools.partial(c, today=today) if name in dated else c for name, c in chosen.items()}
     return {name: cleaning.memoised(cleaner) if name in REPEATING else cleaner for name, cleaner in chosen.items()}
 
 
