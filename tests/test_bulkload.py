@@ -1,5 +1,6 @@
 """Bulk loads on SQLite build the secondary indexes once at the end; the schema is never left without them."""
 
+import contextlib
 import csv
 import datetime as dt
 
@@ -42,19 +43,11 @@ def recorded(monkeypatch):
     seen: list[list[str]] = []
     original = bulkload.secondary_indexes_deferred
 
+    @contextlib.contextmanager
     def spy(*args, **kwargs):
-        manager = original(*args, **kwargs)
-        names = manager.__enter__()
-        seen.append(list(names))
-
-        class Wrapped:
-            def __enter__(self):
-                return names
-
-            def __exit__(self, *exc):
-                return manager.__exit__(*exc)
-
-        return Wrapped()
+        with original(*args, **kwargs) as names:
+            seen.append(list(names))
+            yield names
 
     monkeypatch.setattr("kongchuo.imports.services.secondary_indexes_deferred", spy)
     return seen

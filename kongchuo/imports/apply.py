@@ -75,8 +75,7 @@ class Context:
     townships: dict = field(default_factory=dict)
     villages: dict = field(default_factory=dict)
     schools: dict = field(default_factory=dict)
-    child_defaults: dict = field(default_factory=dict)  # column → the value a new child has unless the list gives one
-    child_template: list = field(default_factory=list)  # those values in CHILD_COLUMNS order
+    child_template: list = field(default_factory=list)  # a new child's row (CHILD_COLUMNS order) where the list gives nothing
     adapt_date: Callable = None
     children_added: int = 0  # new children written so far (PostgreSQL: when to ANALYZE again)
     children_analysed: int = 0
@@ -84,10 +83,9 @@ class Context:
     def __post_init__(self):
         self.db_now = connection.ops.adapt_datetimefield_value(self.now)
         self.adapt_date = connection.ops.adapt_datefield_value  # once: `connection` is a proxy, dear per value
-        for f in Child._meta.concrete_fields:
-            self.child_defaults[f.attname] = f.get_db_prep_save(f.get_default(), connection)
-        self.child_defaults["created_at"] = self.child_defaults["updated_at"] = self.db_now
-        self.child_template = [self.child_defaults[c] for c in CHILD_COLUMNS]
+        defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
+        defaults["created_at"] = defaults["updated_at"] = self.db_now
+        self.child_template = [defaults[c] for c in CHILD_COLUMNS]
         for d in Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP):
             if d.level == Division.Level.TOWNSHIP:
                 for key in (d.code, d.name, _short(d.name)):

@@ -87,10 +87,14 @@ def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
     Made afresh per import: a date's validity depends on the day the import runs.
     """
     today = timezone.localdate()  # once: the county's calendar day costs more to work out than a date to clean
-    chosen = {name: CLEANERS.get(name, cleaning.clean_text) for name in fields}
-    dated = {name for name, c in chosen.items() if getattr(c, "func", c) is cleaning.clean_date}
-    chosen = {name: functools.partial(c, today=today) if name in dated else c for name, c in chosen.items()}
-    return {name: cleaning.memoised(cleaner) if name in REPEATING else cleaner for name, cleaner in chosen.items()}
+
+    def cleaner_for(name):
+        cleaner = CLEANERS.get(name, cleaning.clean_text)
+        if getattr(cleaner, "func", cleaner) is cleaning.clean_date:
+            cleaner = functools.partial(cleaner, today=today)
+        return cleaning.memoised(cleaner) if name in REPEATING else cleaner
+
+    return {name: cleaner_for(name) for name in fields}
 
 
 def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, str], cleaners: dict | None = None) -> Record:
