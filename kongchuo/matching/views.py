@@ -119,8 +119,11 @@ def finding_detail(request, finding_id: int):
             else:
                 messages.success(request, "核查结果已保存")
                 return redirect("finding_detail", finding_id=finding.pk)
+    other = finding.other_child_id
     context = {
         "finding": finding,
+        # The other record of a pair may lie outside the user's part of the county: named only within it.
+        "other_child": finding.other_child if other and children_for(request.user).filter(pk=other).exists() else None,
         "form": form,
         "verifications": finding.verifications.select_related("verified_by"),
         "can_verify": has_perm(request.user, Perm.VERIFY_FINDINGS) and finding.status == Finding.Status.OPEN,
@@ -131,7 +134,8 @@ def finding_detail(request, finding_id: int):
 def review_list(request):
     if not has_perm(request.user, Perm.RUN_MATCH):
         raise PermissionDenied("只有县级工作人员可以确认匹配")
-    qs = LinkCandidate.objects.filter(left__in=children_for(request.user)).select_related("left", "right")
+    scope = children_for(request.user)  # both sides: the page shows each one's name, birth date and gender
+    qs = LinkCandidate.objects.filter(left__in=scope, right__in=scope).select_related("left", "right")
     status = request.GET.get("status", "pending")
     if status in LinkCandidate.Status.values:
         qs = qs.filter(status=status)

@@ -96,13 +96,23 @@ def _provenance_by_source(child) -> list[dict]:
 def child_edit(request, child_id: int):
     child = get_child_for_user(request.user, child_id, write=True)
     divisions = Division.objects.filter(prefix__startswith=child.county.prefix, level__gte=Division.Level.TOWNSHIP)
+    full_id = has_perm(request.user, Perm.VIEW_FULL_ID)
     form = ChildEditForm(
-        request.POST or None, instance=child, divisions=divisions, initial={"id_number": child.id_number or child.id_number_raw}
+        request.POST or None,
+        instance=child,
+        divisions=divisions,
+        initial={"id_number": child.id_number or child.id_number_raw} if full_id else {},
     )
+    if full_id:
+        if request.method == "GET":
+            audit_record(actor=request.user, action="view", obj=child, chain=child.county.prefix,
+                         summary=f"打开儿童信息修改页 {child.name}（含完整证件号）")
+    else:
+        del form.fields["id_number"]  # who may not see the full number neither sees nor changes it here
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k != "id_number"}
         try:
-            child_update(actor=request.user, child=child, id_number=form.cleaned_data["id_number"] or None, **changes)
+            child_update(actor=request.user, child=child, id_number=form.cleaned_data.get("id_number") or None, **changes)
         except ValidationError as exc:
             apply_validation_error(form, exc)
         else:

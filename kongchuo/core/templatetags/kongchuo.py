@@ -1,6 +1,6 @@
 from django import template
 
-from kongchuo.core.masking import mask_id_number, mask_student_number
+from kongchuo.core.masking import mask_id_number, mask_in_text, mask_student_number
 
 register = template.Library()
 
@@ -13,6 +13,12 @@ def mask_id(value):
 @register.filter
 def mask_nsn(value):
     return mask_student_number(value)
+
+
+@register.filter
+def mask_text(value):
+    """Free text (a finding's evidence, a reason) with every ID-number-shaped run masked."""
+    return mask_in_text(str(value)) if value else ""
 
 
 @register.filter
