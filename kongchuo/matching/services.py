@@ -94,9 +94,7 @@ def match_run(
         step("读取数据")
         data = R.load_county(county, as_of, rules)
         step("身份识别（精确 + 概率匹配）")
-        joins, explained = _links(county, data, run)
-        accepted = LinkCandidate.objects.filter(county=county, status=LinkCandidate.Status.ACCEPTED).values_list("left_id", "right_id")
-        joins += [(a, b, 1.0) for a, b in accepted]
+        joins, explained = _links(county, data, run)  # pairs people accepted as one child included
         people = R.build_people(data, joins)
         step("逐项比对")
         drafts = R.compute_findings(data, people, as_of, rules) + R.identity_findings(data, explained)
