@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from kongchuo.cases.home_teaching import WeekStatus, hours, plan_weeks, running_plans
-from kongchuo.cases.models import Case, CaseRules, State
+from kongchuo.cases.models import OPEN_STATES, Case, CaseRules, State
 from kongchuo.matching.rules import weekdays
 
 S = State
@@ -40,7 +40,7 @@ def due_items(cases, today: dt.date) -> list[Due]:
     default = CaseRules()
     items: list[Due] = []
     cases = list(
-        cases.filter(state__in=[S.SUSPECTED, S.VERIFYING, S.CONFIRMED, S.PERSUADING, S.DEFERRED, S.HOME_TEACHING, S.ESCALATED, S.RETURNED])
+        cases.filter(state__in=OPEN_STATES)
         .select_related("child", "township", "school", "county")
         .prefetch_related("persuasions", "documents")
     )

@@ -56,6 +56,22 @@ def _begin(actor, roles, what: str, reason: str) -> None:
         raise ValidationError({"reason": "请写明理由"})
 
 
+# The states each step of the case may start from: the services enforce it, the case page offers the
+# step's button there (cases/views.ACTIONS).
+ALLOWED_FROM = {
+    "verify": [S.SUSPECTED],
+    "confirm": [S.SUSPECTED, S.VERIFYING],
+    "exclude": [S.SUSPECTED, S.VERIFYING],
+    "home_teaching": [S.PERSUADING, S.CONFIRMED],
+    "defer": [S.PERSUADING],
+    "escalate": [S.PERSUADING],
+    "resume": [S.DEFERRED, S.HOME_TEACHING, S.ESCALATED],
+    "return": [S.CONFIRMED, S.PERSUADING, S.DEFERRED, S.HOME_TEACHING, S.ESCALATED],
+    "close": [S.RETURNED, S.EXCLUDED],
+    "reopen": [S.CLOSED],
+}
+
+
 def _move(case: Case, to: str, *, actor, allowed_from, reason: str, evidence: str = "") -> Case:
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.state not in allowed_from:
@@ -147,7 +163,7 @@ def case_open_from_finding(*, actor, finding) -> Case:
 @transaction.atomic
 def case_start_verification(*, actor, case: Case, reason: str) -> Case:
     _begin(actor, CASE_WORKERS, "核查台账", reason)
-    return _move(case, S.VERIFYING, actor=actor, allowed_from=[S.SUSPECTED], reason=reason)
+    return _move(case, S.VERIFYING, actor=actor, allowed_from=ALLOWED_FROM["verify"], reason=reason)
 
 
 @transaction.atomic
@@ -155,7 +171,7 @@ def case_exclude(*, actor, case: Case, reason: str, evidence: str) -> Case:
     _begin(actor, CASE_WORKERS, "排除台账", reason)
     if not evidence.strip():
         raise ValidationError({"evidence": "排除须注明依据（外地就读证明、转学手续、死亡或迁出证明等）"})
-    case = _move(case, S.EXCLUDED, actor=actor, allowed_from=[S.SUSPECTED, S.VERIFYING], reason=reason, evidence=evidence)
+    case = _move(case, S.EXCLUDED, actor=actor, allowed_from=ALLOWED_FROM["exclude"], reason=reason, evidence=evidence)
     Case.objects.filter(pk=case.pk).update(verified_by=actor)
     return case
 
@@ -163,7 +179,7 @@ def case_exclude(*, actor, case: Case, reason: str, evidence: str) -> Case:
 @transaction.atomic
 def case_confirm(*, actor, case: Case, reason: str) -> Case:
     _begin(actor, CASE_WORKERS, "确认台账", reason)
-    case = _move(case, S.CONFIRMED, actor=actor, allowed_from=[S.SUSPECTED, S.VERIFYING], reason=reason)
+    case = _move(case, S.CONFIRMED, actor=actor, allowed_from=ALLOWED_FROM["confirm"], reason=reason)
     Case.objects.filter(pk=case.pk).update(verified_by=actor, confirmed_on=timezone.localdate())
     case.refresh_from_db()
     return case
@@ -177,7 +193,9 @@ def case_defer(*, actor, case: Case, reason: str, court_ruling: str = "") -> Cas
     joint = sum(1 for r in case.persuasions.all() if r.is_joint)
     if joint < needed and not court_ruling.strip():
         raise ValidationError(f"须经{needed}次以上联合劝返（目前{joint}次）或有法院裁决，方可批准延缓入学/休学")
-    case = _move(case, S.DEFERRED, actor=actor, allowed_from=[S.PERSUADING], reason=reason, evidence=court_ruling or f"已联合劝返{joint}次")
+    case = _move(
+        case, S.DEFERRED, actor=actor, allowed_from=ALLOWED_FROM["defer"], reason=reason, evidence=court_ruling or f"已联合劝返{joint}次"
+    )
     Case.objects.filter(pk=case.pk).update(deferral_approved=True, reviewed_by=actor)
     return case
 
@@ -187,7 +205,7 @@ def case_home_teaching(*, actor, case: Case, reason: str) -> Case:
     _begin(actor, CASE_WORKERS, "安排送教上门", reason)
     if not case.child.disability_category:
         raise ValidationError("送教上门仅适用于登记了残疾类别的儿童（请先登记残疾信息和残疾证）")
-    return _move(case, S.HOME_TEACHING, actor=actor, allowed_from=[S.PERSUADING, S.CONFIRMED], reason=reason)
+    return _move(case, S.HOME_TEACHING, actor=actor, allowed_from=ALLOWED_FROM["home_teaching"], reason=reason)
 
 
 @transaction.atomic
@@ -199,13 +217,15 @@ def case_escalate(*, actor, case: Case, reason: str) -> Case:
         raise ValidationError("须先送达《限期复学通知书》，期满仍未复学的方可依法申请司法调处")
     if notice.deadline and notice.deadline >= timezone.localdate():
         raise ValidationError(f"《限期复学通知书》期限至{notice.deadline:%Y年%m月%d日}，尚未届满")
-    return _move(case, S.ESCALATED, actor=actor, allowed_from=[S.PERSUADING], reason=reason, evidence=f"限期复学通知书 {notice.number}")
+    return _move(
+        case, S.ESCALATED, actor=actor, allowed_from=ALLOWED_FROM["escalate"], reason=reason, evidence=f"限期复学通知书 {notice.number}"
+    )
 
 
 @transaction.atomic
 def case_resume(*, actor, case: Case, reason: str) -> Case:
     _begin(actor, CASE_WORKERS, "继续劝返", reason)
-    return _move(case, S.PERSUADING, actor=actor, allowed_from=[S.DEFERRED, S.HOME_TEACHING, S.ESCALATED], reason=reason)
+    return _move(case, S.PERSUADING, actor=actor, allowed_from=ALLOWED_FROM["resume"], reason=reason)
 
 
 @transaction.atomic
@@ -218,7 +238,7 @@ def case_return(*, actor, case: Case, reason: str) -> Case:
         case,
         S.RETURNED,
         actor=actor,
-        allowed_from=[S.CONFIRMED, S.PERSUADING, S.DEFERRED, S.HOME_TEACHING, S.ESCALATED],
+        allowed_from=ALLOWED_FROM["return"],
         reason=reason,
         evidence=f"{enrolment.school.name} {enrolment.get_grade_display()} {enrolment.get_status_display()}",
     )
@@ -245,7 +265,7 @@ def case_close(*, actor, case: Case, reason: str) -> Case:
         evidence = f"复学后{len(school_days)}个上课日无缺勤"
     else:
         evidence = f"排除依据：{last.evidence}" if last else ""
-    case = _move(case, S.CLOSED, actor=actor, allowed_from=[S.RETURNED, S.EXCLUDED], reason=reason, evidence=evidence)
+    case = _move(case, S.CLOSED, actor=actor, allowed_from=ALLOWED_FROM["close"], reason=reason, evidence=evidence)
     Case.objects.filter(pk=case.pk).update(reviewed_by=actor)
     return case
 
@@ -255,7 +275,7 @@ def case_reopen(*, actor, case: Case, reason: str) -> Case:
     _begin(actor, CASE_WORKERS, "重新打开台账", reason)
     if Case.objects.filter(child=case.child, state__in=OPEN_STATES).exclude(pk=case.pk).exists():
         raise ValidationError("该儿童已有另一个未销号的台账")
-    return _move(case, S.PERSUADING, actor=actor, allowed_from=[S.CLOSED], reason=reason)
+    return _move(case, S.PERSUADING, actor=actor, allowed_from=ALLOWED_FROM["reopen"], reason=reason)
 
 
 @transaction.atomic

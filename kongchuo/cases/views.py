@@ -31,7 +31,7 @@ from kongchuo.cases.forms import (
     SupportMeasureForm,
 )
 from kongchuo.cases.home_teaching import RECENT_WEEKS, cases_without_plan, check_plans, plans_for_child, rules_by_county
-from kongchuo.cases.models import Attachment, Case, State
+from kongchuo.cases.models import OPEN_STATES, Attachment, Case, State
 from kongchuo.cases.paperwork import document_issue
 from kongchuo.cases.selectors import (
     get_child_for_casework,
@@ -44,22 +44,18 @@ from kongchuo.cases.support import measures_for_child
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.paging import paginate
 
-# action → (service, button label, states it applies to)
+# action → (service, button label); the states it applies to are services.ALLOWED_FROM[action]
 ACTIONS = {
-    "verify": (services.case_start_verification, "开始核查", [State.SUSPECTED]),
-    "confirm": (services.case_confirm, "确认失学/辍学", [State.SUSPECTED, State.VERIFYING]),
-    "exclude": (services.case_exclude, "排除（须注明依据）", [State.SUSPECTED, State.VERIFYING]),
-    "home_teaching": (services.case_home_teaching, "转为送教上门", [State.CONFIRMED, State.PERSUADING]),
-    "defer": (services.case_defer, "批准延缓入学/休学（县）", [State.PERSUADING]),
-    "escalate": (services.case_escalate, "限期期满，升级司法调处", [State.PERSUADING]),
-    "resume": (services.case_resume, "继续劝返", [State.DEFERRED, State.HOME_TEACHING, State.ESCALATED]),
-    "return": (
-        services.case_return,
-        "登记已复学",
-        [State.CONFIRMED, State.PERSUADING, State.DEFERRED, State.HOME_TEACHING, State.ESCALATED],
-    ),
-    "close": (services.case_close, "审核销号", [State.RETURNED, State.EXCLUDED]),
-    "reopen": (services.case_reopen, "重新打开", [State.CLOSED]),
+    "verify": (services.case_start_verification, "开始核查"),
+    "confirm": (services.case_confirm, "确认失学/辍学"),
+    "exclude": (services.case_exclude, "排除（须注明依据）"),
+    "home_teaching": (services.case_home_teaching, "转为送教上门"),
+    "defer": (services.case_defer, "批准延缓入学/休学（县）"),
+    "escalate": (services.case_escalate, "限期期满，升级司法调处"),
+    "resume": (services.case_resume, "继续劝返"),
+    "return": (services.case_return, "登记已复学"),
+    "close": (services.case_close, "审核销号"),
+    "reopen": (services.case_reopen, "重新打开"),
 }
 
 
@@ -67,7 +63,7 @@ def case_list(request):
     cases = cases_for(request.user)
     state = request.GET.get("state", "open")
     if state == "open":
-        cases = cases.exclude(state__in=[State.CLOSED, State.EXCLUDED])
+        cases = cases.filter(state__in=OPEN_STATES)
     elif state in State.values:
         cases = cases.filter(state=state)
     today = timezone.localdate()
@@ -111,7 +107,7 @@ def case_todo(request):
 def case_detail(request, case_id: int):
     case = get_case_for_user(request.user, case_id)
     plans = plans_for_child(case.child, today=timezone.localdate())
-    actions = [(name, label) for name, (_, label, states) in ACTIONS.items() if case.state in states]
+    actions = [(name, label) for name, (_, label) in ACTIONS.items() if case.state in services.ALLOWED_FROM[name]]
     context = {
         "case": case,
         "child": case.child,

@@ -125,6 +125,10 @@ class Verification(models.Model):
         return f"{self.get_outcome_display()} {self.get_reason_display()}"
 
 
+# Findings still standing: open, or confirmed and handed to the ledger (not excluded, not resolved).
+LIVE_STATUSES = (Finding.Status.OPEN, Finding.Status.CONFIRMED)
+
+
 class LinkCandidate(models.Model):
     """A pair of records the model is unsure about: a person accepts (same child) or rejects; kept for later runs."""
 

@@ -1,12 +1,12 @@
 from django.db.models import Count
 
-from kongchuo.matching.models import Category, Finding
+from kongchuo.matching.models import LIVE_STATUSES, Category
 
 
 def category_township_table(findings) -> dict:
     """Live findings as rows per category and columns per township, with totals, for the 比对 page."""
     counts = (
-        findings.filter(status__in=[Finding.Status.OPEN, Finding.Status.CONFIRMED])
+        findings.filter(status__in=LIVE_STATUSES)
         .values("category", "township_id", "township__name")
         .annotate(n=Count("id"))
     )

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from kongchuo.audit.services import audit_record
 from kongchuo.matching import rules as R
-from kongchuo.matching.models import Finding, LinkCandidate, MatchRun, Verification
+from kongchuo.matching.models import LIVE_STATUSES, Finding, LinkCandidate, MatchRun, Verification
 from kongchuo.places.models import Division
 
-LIVE = (Finding.Status.OPEN, Finding.Status.CONFIRMED)
+LIVE = LIVE_STATUSES
 
 
 def _person_records(data: R.CountyData) -> list[dict]:

@@ -20,7 +20,7 @@ from kongchuo.accounts.scoping import (
 )
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.paging import paginate
-from kongchuo.matching.models import Category, Finding, LinkCandidate, MatchRun, Verification
+from kongchuo.matching.models import LIVE_STATUSES, Category, Finding, LinkCandidate, MatchRun, Verification
 from kongchuo.matching.selectors import category_township_table
 from kongchuo.matching.services import candidate_decide, finding_confirm, finding_exclude
 from kongchuo.matching.tasks import run_match
@@ -171,7 +171,7 @@ def findings_export(request):
 
     if not (has_perm(request.user, Perm.VIEW_FULL_ID) and can_run_match(request.user)):
         raise PermissionDenied("只有县级工作人员可以导出比对发现")
-    findings = findings_for(request.user).filter(status__in=[Finding.Status.OPEN, Finding.Status.CONFIRMED])
+    findings = findings_for(request.user).filter(status__in=LIVE_STATUSES)
     category = request.GET.get("category", "")
     if category in Category.values:
         findings = findings.filter(category=category)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from kongchuo.matching.models import Finding
+from kongchuo.matching.models import LIVE_STATUSES, Finding
 from kongchuo.matching.services import findings_export_csv
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--category", help="only this category")
 
     def handle(self, *args, action, file, county, category, **options):
-        findings = Finding.objects.filter(status__in=[Finding.Status.OPEN, Finding.Status.CONFIRMED]).order_by("category", "id")
+        findings = Finding.objects.filter(status__in=LIVE_STATUSES).order_by("category", "id")
         if county:
             findings = findings.filter(county__code=county)
         if category:
