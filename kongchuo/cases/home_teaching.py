@@ -208,8 +208,7 @@ def _snapshot(source, fields) -> dict:
 
 
 def _store_scan(plan: HomeTeachingPlan, upload) -> Attachment:
-    stored, content_type, size = _store_attachment(upload)
-    return Attachment.objects.create(plan=plan, stored_name=stored, file_name=upload.name[:255], content_type=content_type, size=size)
+    return _store_attachment(upload, plan=plan)
 
 
 @transaction.atomic
@@ -337,8 +336,7 @@ def session_add(
         raise ValidationError({"class_hours": "学时应在0.5到8之间"})
     session.save()
     for upload in files:
-        stored, content_type, size = _store_attachment(upload)
-        Attachment.objects.create(session=session, stored_name=stored, file_name=upload.name[:255], content_type=content_type, size=size)
+        _store_attachment(upload, session=session)
     audit_record(
         actor=actor,
         action="create",

@@ -2,9 +2,7 @@
 user's role and the rule, writing an append-only Transition and the audit log in one transaction."""
 
 import datetime as dt
-import uuid
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,6 +11,7 @@ from kongchuo.accounts.models import Role
 from kongchuo.attendance.models import AttendanceRecord
 from kongchuo.audit.services import audit_record
 from kongchuo.cases.models import OPEN_STATES, Attachment, Case, CaseRules, PersuasionRecord, State, Transition
+from kongchuo.core.uploads import save_upload
 from kongchuo.enrolments.models import ACTIVE_STATUSES
 from kongchuo.matching.rules import weekdays
 
@@ -309,7 +308,9 @@ ALLOWED_UPLOADS = {b"\xff\xd8\xff": ("image/jpeg", ".jpg"), b"\x89PNG": ("image/
 MAX_ATTACHMENT = 10 * 1024 * 1024
 
 
-def _store_attachment(upload) -> tuple[str, str, int]:
+def _store_attachment(upload, **owner) -> Attachment:
+    """Check a photo or PDF scan by content and size, keep it, and attach it to its one owner
+    (record=…, plan=… or session=…)."""
     head = upload.read(8)
     upload.seek(0)
     kind = next((v for magic, v in ALLOWED_UPLOADS.items() if head.startswith(magic)), None)
@@ -317,13 +318,8 @@ def _store_attachment(upload) -> tuple[str, str, int]:
         raise ValidationError({"attachments": f"“{upload.name}”不是照片（JPG/PNG）或 PDF 扫描件"})
     if upload.size > MAX_ATTACHMENT:
         raise ValidationError({"attachments": f"“{upload.name}”超过10MB"})
-    folder = settings.FILES_DIR / "cases"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = uuid.uuid4().hex + kind[1]
-    with open(folder / stored, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return stored, kind[0], upload.size
+    stored = save_upload(upload, "cases", kind[1])
+    return Attachment.objects.create(stored_name=stored, file_name=upload.name[:255], content_type=kind[0], size=upload.size, **owner)
 
 
 @transaction.atomic
@@ -363,8 +359,7 @@ def persuasion_add(
     record.full_clean()
     record.save()
     for upload in files:
-        stored, content_type, size = _store_attachment(upload)
-        Attachment.objects.create(record=record, stored_name=stored, file_name=upload.name[:255], content_type=content_type, size=size)
+        _store_attachment(upload, record=record)
     audit_record(
         actor=actor,
         action="create",

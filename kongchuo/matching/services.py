@@ -3,15 +3,14 @@
 import csv
 import datetime as dt
 import time
-import uuid
 from collections import Counter
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from kongchuo.audit.services import audit_record
+from kongchuo.core.uploads import save_upload
 from kongchuo.matching import rules as R
 from kongchuo.matching.models import LIVE_STATUSES, Finding, LinkCandidate, MatchRun, Verification
 from kongchuo.places.models import Division
@@ -231,13 +230,7 @@ def handoff_to_ledger(*, actor, finding: Finding) -> None:
 
 
 def _store_evidence(upload) -> tuple[str, str]:
-    folder = settings.FILES_DIR / "evidence"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = f"{uuid.uuid4().hex}.bin"
-    with open(folder / stored, "wb") as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
-    return stored, upload.name[:255]
+    return save_upload(upload, "evidence", ".bin"), upload.name[:255]
 
 
 @transaction.atomic
