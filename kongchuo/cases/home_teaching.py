@@ -35,7 +35,7 @@ from kongchuo.cases.models import (
 )
 from kongchuo.cases.services import CASE_WORKERS, _need_role, _store_attachment
 from kongchuo.core.masking import mask_id_number
-from kongchuo.enrolments.models import ACTIVE_STATUSES
+from kongchuo.enrolments.services import active_enrolment
 
 MIN_WEEKDAYS = 3  # weekdays of a week the plan (or the teaching calendar) must cover for the week to count
 RECENT_WEEKS = 4  # completed weeks the to-do board looks back over
@@ -192,7 +192,7 @@ def _check_plan(plan: HomeTeachingPlan, rules: CaseRules) -> None:
 
 def school_for_child(child):
     """The school that sends the teachers: the child's active enrolment, else its open case's school."""
-    active = child.enrolments.filter(status__in=ACTIVE_STATUSES).select_related("school").first()
+    active = active_enrolment(child)
     if active:
         return active.school
     case = Case.objects.filter(child=child, state__in=OPEN_STATES, school__isnull=False).select_related("school").first()

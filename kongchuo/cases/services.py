@@ -12,7 +12,7 @@ from kongchuo.attendance.models import AttendanceRecord
 from kongchuo.audit.services import audit_record
 from kongchuo.cases.models import OPEN_STATES, Attachment, Case, CaseRules, PersuasionRecord, State, Transition
 from kongchuo.core.uploads import save_upload
-from kongchuo.enrolments.models import ACTIVE_STATUSES
+from kongchuo.enrolments.services import active_enrolment
 from kongchuo.matching.rules import weekdays
 
 S = State
@@ -108,7 +108,7 @@ def case_open(*, actor, child, kind: str, reason: str, finding=None, school=None
     _need_role(actor, CASE_WORKERS, "建立台账")
     if Case.objects.filter(child=child, state__in=OPEN_STATES).exists():
         raise ValidationError("该儿童已有未销号的台账")
-    active = child.enrolments.filter(status__in=ACTIVE_STATUSES).select_related("school").first()
+    active = active_enrolment(child)
     school = school or (active.school if active else child.current_school)
     state = S.CONFIRMED if confirmed else S.SUSPECTED
     for _attempt in range(3):
@@ -230,7 +230,7 @@ def case_resume(*, actor, case: Case, reason: str) -> Case:
 @transaction.atomic
 def case_return(*, actor, case: Case, reason: str) -> Case:
     _begin(actor, CASE_WORKERS, "登记复学", reason)
-    enrolment = case.child.enrolments.filter(status__in=ACTIVE_STATUSES).select_related("school").first()
+    enrolment = active_enrolment(case.child)
     if enrolment is None:
         raise ValidationError("该儿童还没有在读学籍：请学校先办理入学或复学（学籍系统或本系统的学籍变动）")
     return _move(

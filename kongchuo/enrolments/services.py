@@ -55,6 +55,11 @@ def _check_common(*, child: Child, status: str, effective_date: dt.date, reason:
         raise ValidationError({"to_status": f"“{_label(status)}”仅适用于登记了残疾类别的儿童，请先登记残疾信息"})
 
 
+def active_enrolment(child: Child) -> Enrolment | None:
+    """The enrolment the child is studying under now (with its school), if any."""
+    return child.enrolments.filter(status__in=ACTIVE_STATUSES).select_related("school").first()
+
+
 def refresh_current_placement(child: Child) -> None:
     """Keep the child's denormalised current school/class equal to its latest open enrolment."""
     latest = child.enrolments.filter(status__in=OPEN_STATUSES).order_by("-entry_date", "-id").first()
@@ -95,7 +100,7 @@ def enrolment_create(
     open_here = child.enrolments.filter(school=school, status__in=OPEN_STATUSES).first()
     if open_here is not None:
         raise ValidationError(f"该儿童在{school.name}已有学籍（{open_here.get_status_display()}），请在原学籍上办理变动")
-    active_elsewhere = child.enrolments.filter(status__in=ACTIVE_STATUSES).select_related("school").first()
+    active_elsewhere = active_enrolment(child)
     if active_elsewhere is not None:
         raise ValidationError(f"该儿童在{active_elsewhere.school.name}仍为“{active_elsewhere.get_status_display()}”，请先由原学校办理转出")
     enrolment = Enrolment.objects.create(
