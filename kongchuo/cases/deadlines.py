@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from kongchuo.cases.home_teaching import WeekStatus, hours, plan_weeks, running_plans
-from kongchuo.cases.models import OPEN_STATES, Case, CaseRules, State
+from kongchuo.cases.models import OPEN_STATES, Case, CaseRules, State, rules_by_county
 from kongchuo.matching.rules import weekdays
 
 S = State
@@ -36,17 +36,16 @@ class Due:
 
 def due_items(cases, today: dt.date) -> list[Due]:
     """Every open case's next obligations, overdue first. `cases` is an already scoped queryset."""
-    rules = {r.county_id: r for r in CaseRules.objects.all()}
-    default = CaseRules()
     items: list[Due] = []
     cases = list(
         cases.filter(state__in=OPEN_STATES)
         .select_related("child", "township", "school", "county")
         .prefetch_related("persuasions", "documents")
     )
+    rules = rules_by_county({c.county_id for c in cases})
     plans = _running_plans([c.child_id for c in cases if c.state == S.HOME_TEACHING], today)
     for case in cases:
-        r = rules.get(case.county_id, default)
+        r = rules[case.county_id]
         since = timezone.localdate(case.state_since or case.opened_at)  # the county's calendar day, not UTC's
         records = sorted(case.persuasions.all(), key=lambda p: p.date)
         documents = {d.kind: d for d in sorted(case.documents.all(), key=lambda d: d.issued_on)}

@@ -31,7 +31,9 @@ from kongchuo.cases.models import (
     HomeTeachingPlan,
     HomeTeachingSession,
     State,
+    county_rules,
     is_holiday,
+    rules_by_county,
 )
 from kongchuo.cases.services import CASE_WORKERS, _need_role, _store_attachment
 from kongchuo.core.masking import mask_id_number
@@ -72,13 +74,6 @@ class Week:
 def hours(value) -> str:
     """Class hours as people write them: 2, 1.5 (not 2.0)."""
     return format(Decimal(value).normalize(), "f")
-
-
-def rules_by_county(county_ids) -> dict:
-    """Each county's rules without writing a row (unsaved defaults where a county has none)."""
-    county_ids = set(county_ids)
-    found = {r.county_id: r for r in CaseRules.objects.filter(county_id__in=county_ids)}
-    return {cid: found.get(cid) or CaseRules(county_id=cid) for cid in county_ids}
 
 
 def _week_kind(monday: dt.date, plan: HomeTeachingPlan, holidays) -> bool | None:
@@ -253,7 +248,7 @@ def plan_create(
         certificate_no=certificate_no,
         created_by=actor,
     )
-    rules = rules_by_county([child.county_id])[child.county_id]
+    rules = county_rules(child.county_id)
     _check_plan(plan, rules)
     plan.save()
     plan.teacher_users.set(teacher_users)
@@ -281,7 +276,7 @@ def plan_update(*, actor, plan: HomeTeachingPlan, teacher_users=None, certificat
         if field not in PLAN_FIELDS:
             raise ValueError(f"plan_update does not change {field}")
         setattr(plan, field, sorted({int(d) for d in value}) if field == "weekdays" else value)
-    _check_plan(plan, rules_by_county([plan.county_id])[plan.county_id])
+    _check_plan(plan, county_rules(plan.county_id))
     changed = [f for f in PLAN_FIELDS if before[f] != getattr(plan, f)]
     if changed:
         plan.save(update_fields=changed)

@@ -299,6 +299,18 @@ class CaseRules(models.Model):
             raise ValidationError({"holidays": HOLIDAYS_HELP}) from exc
 
 
+
+def rules_by_county(county_ids) -> dict:
+    """Each county's rules without writing a row (unsaved defaults where a county has none)."""
+    county_ids = set(county_ids)
+    found = {r.county_id: r for r in CaseRules.objects.filter(county_id__in=county_ids)}
+    return {cid: found.get(cid) or CaseRules(county_id=cid) for cid in county_ids}
+
+
+def county_rules(county_id: int) -> CaseRules:
+    return rules_by_county([county_id])[county_id]
+
+
 class HomeTeachingPlan(models.Model):
     """送教上门方案 for one child: who teaches, what, and when (seed 002 三; seed 004 送教上户).
 

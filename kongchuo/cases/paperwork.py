@@ -11,8 +11,8 @@ from django.utils import timezone
 from kongchuo.audit.services import audit_record
 from kongchuo.cases.document_data import DocumentData, Person, PersuasionEntry
 from kongchuo.cases.documents import KINDS, render_docx, to_pdf
-from kongchuo.cases.models import Case, CaseDocument
-from kongchuo.cases.services import CASE_WORKERS, _need_role, rules_for
+from kongchuo.cases.models import Case, CaseDocument, county_rules
+from kongchuo.cases.services import CASE_WORKERS, _need_role
 
 # Who signs what: notices come from the township government (seed 004: 乡镇人民政府 orders guardians);
 # the 劝学书 and the visit record from the school; the registration form and the report from the school too.
@@ -108,7 +108,7 @@ def document_issue(*, actor, case: Case, kind: str, issued_on: dt.date | None = 
         raise ValidationError("请先登记家访（劝返）记录")
     issued_on = issued_on or timezone.localdate()
     deadline = (
-        issued_on + dt.timedelta(days=rules_for(case.county).deadline_notice_days)
+        issued_on + dt.timedelta(days=county_rules(case.county_id).deadline_notice_days)
         if kind in ("deadline_notice", "enrolment_notice")
         else None
     )

@@ -19,8 +19,7 @@ from django.urls import reverse
 from kongchuo.accounts.models import Role, User
 from kongchuo.audit.services import audit_record
 from kongchuo.cases.deadlines import Due, due_items
-from kongchuo.cases.home_teaching import rules_by_county
-from kongchuo.cases.models import Case, Reminder
+from kongchuo.cases.models import Case, Reminder, rules_by_county
 from kongchuo.cases.notify import notifiers as configured_notifiers
 
 log = logging.getLogger(__name__)

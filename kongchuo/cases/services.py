@@ -10,7 +10,7 @@ from django.utils import timezone
 from kongchuo.accounts.models import Role
 from kongchuo.attendance.models import AttendanceRecord
 from kongchuo.audit.services import audit_record
-from kongchuo.cases.models import OPEN_STATES, Attachment, Case, CaseRules, PersuasionRecord, State, Transition
+from kongchuo.cases.models import OPEN_STATES, Attachment, Case, CaseRules, PersuasionRecord, State, Transition, county_rules
 from kongchuo.core.uploads import save_upload
 from kongchuo.enrolments.services import active_enrolment
 from kongchuo.matching.rules import weekdays
@@ -38,7 +38,8 @@ class IllegalMove(ValidationError):
     pass
 
 
-def rules_for(county) -> CaseRules:
+def rules_for_editing(county) -> CaseRules:
+    """The county's stored rules, made with the defaults the first time its admin opens them (reads use county_rules)."""
     rules, _ = CaseRules.objects.get_or_create(county=county)
     return rules
 
@@ -188,7 +189,7 @@ def case_confirm(*, actor, case: Case, reason: str) -> Case:
 def case_defer(*, actor, case: Case, reason: str, court_ruling: str = "") -> Case:
     """准予延缓/休学: only after enough joint persuasions or a court ruling, approved by the county (seed 002)."""
     _begin(actor, {Role.COUNTY_ADMIN}, "批准延缓入学或休学", reason)
-    needed = rules_for(case.county).deferral_joint_persuasions
+    needed = county_rules(case.county_id).deferral_joint_persuasions
     joint = sum(1 for r in case.persuasions.all() if r.is_joint)
     if joint < needed and not court_ruling.strip():
         raise ValidationError(f"须经{needed}次以上联合劝返（目前{joint}次）或有法院裁决，方可批准延缓入学/休学")
@@ -253,7 +254,7 @@ def case_close(*, actor, case: Case, reason: str) -> Case:
     if actor.pk in involved:
         raise ValidationError("销号须由填写人、经办人以外的人员审核（谁填写谁负责、谁审核谁负责）")
     if case.state == S.RETURNED:
-        needed = rules_for(case.county).closure_school_days
+        needed = county_rules(case.county_id).closure_school_days
         since = timezone.localdate(case.state_since)
         school_days = weekdays(since, timezone.localdate())
         absent = AttendanceRecord.objects.filter(child=case.child, status=AttendanceRecord.Status.ABSENT, date__gt=since).count()

@@ -30,8 +30,8 @@ from kongchuo.cases.forms import (
     SupportEndForm,
     SupportMeasureForm,
 )
-from kongchuo.cases.home_teaching import RECENT_WEEKS, cases_without_plan, check_plans, plans_for_child, rules_by_county
-from kongchuo.cases.models import OPEN_STATES, Attachment, Case, State
+from kongchuo.cases.home_teaching import RECENT_WEEKS, cases_without_plan, check_plans, plans_for_child
+from kongchuo.cases.models import OPEN_STATES, Attachment, Case, State, county_rules
 from kongchuo.cases.paperwork import document_issue
 from kongchuo.cases.selectors import (
     get_child_for_casework,
@@ -284,7 +284,7 @@ def home_teaching_list(request):
 def home_teaching_detail(request, plan_id: int):
     plan = get_plan_for_user(request.user, plan_id)
     today = timezone.localdate()
-    rules = rules_by_county([plan.county_id])[plan.county_id]
+    rules = county_rules(plan.county_id)
     context = {
         "plan": plan,
         "weeks": home_teaching.plan_weeks(plan, rules=rules, today=today, count=12),
@@ -303,7 +303,7 @@ def home_teaching_plan_new(request, child_id: int):
     child = get_child_for_casework(request.user, child_id)
     _need_worker(request.user, "制定送教上门方案")
     today = timezone.localdate()
-    rules = rules_by_county([child.county_id])[child.county_id]
+    rules = county_rules(child.county_id)
     form = HomeTeachingPlanForm(
         request.POST or None,
         request.FILES or None,
@@ -480,7 +480,7 @@ def case_rules_edit(request):
 
     if request.user.role != Role.COUNTY_ADMIN or request.user.division.level != request.user.division.Level.COUNTY:
         raise PermissionDenied("只有县控辍办管理员可以修改台账规则")
-    rules = services.rules_for(request.user.division)
+    rules = services.rules_for_editing(request.user.division)
     form = CaseRulesForm(request.POST or None, instance=rules)
     if request.method == "POST" and form.is_valid():
         services.rules_update(actor=request.user, rules=rules, values={f: form.cleaned_data[f] for f in form.fields})
