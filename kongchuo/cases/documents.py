@@ -644,9 +644,13 @@ def _render_enrolment_notice(b: _Builder) -> None:
     _receipt(b, title, promise)
 
 
+def _persuasion_count(data: DocumentData) -> int:
+    return data.persuasion_count or len(data.persuasion_log)
+
+
 def _persuasion_history(data: DocumentData) -> str:
     dates = "、".join(cn_date(entry.date) for entry in data.persuasion_log if entry.date)
-    count = data.persuasion_count or len(data.persuasion_log)
+    count = _persuasion_count(data)
     unit = text(data.persuading_unit)
     who = unit if unit else "学校和当地人民政府"
     if count:
@@ -750,7 +754,7 @@ def _age(data: DocumentData, unit: str = "") -> str:
 
 
 def _count(data: DocumentData) -> str:
-    count = data.persuasion_count or len(data.persuasion_log)
+    count = _persuasion_count(data)
     return str(count) if data.persuasion_done or count else ""
 
 
@@ -1039,7 +1043,7 @@ def _render_dropout_report(b: _Builder) -> None:
     t = _grid(b, 24)
     for cells, height in _identity_rows(data):
         t.row(cells, height=height)
-    count = data.persuasion_count or len(data.persuasion_log)
+    count = _persuasion_count(data)
     government = township_government(data)
     if data.persuasion_done or count:
         situation = f"该生已辍学，经学校{count}次劝返仍未返校复学。" if count else "该生已辍学，经学校劝返仍未返校复学。"

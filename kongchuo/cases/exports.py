@@ -1,5 +1,6 @@
 """The ledger as the county submits it upward (.xlsx), one row per case, ID numbers masked."""
 
+from kongchuo.cases.models import joint_count
 from kongchuo.core.masking import mask_id_number
 from kongchuo.core.xlsx import write_table
 
@@ -51,7 +52,7 @@ def ledger_xlsx(cases, *, unmasked: bool = False) -> tuple[bytes, int]:
                 c.family_situation,
                 "是" if records else "否",
                 len(records),
-                sum(1 for r in records if r.is_joint),
+                joint_count(records),
                 records[-1].result if records else "",
                 c.reason_not_returned,
                 c.persuading_unit,

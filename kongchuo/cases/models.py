@@ -183,6 +183,11 @@ class PersuasionRecord(models.Model):
         return {"school", "township", "village"} <= set(self.units)
 
 
+def joint_count(records) -> int:
+    """How many of a case's persuasion records were joint persuasions (the rule before a deferral counts them)."""
+    return sum(1 for r in records if r.is_joint)
+
+
 class Attachment(models.Model):
     """A photo or PDF scan, stored by services._store_attachment; it belongs to exactly one record."""
 
@@ -311,7 +316,14 @@ def county_rules(county_id: int) -> CaseRules:
     return rules_by_county([county_id])[county_id]
 
 
-class HomeTeachingPlan(models.Model):
+class _Dated:
+    """A plan or measure that runs from start_date to end_date (open-ended when there is none)."""
+
+    def is_active(self, day: dt.date) -> bool:
+        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
+
+
+class HomeTeachingPlan(_Dated, models.Model):
     """送教上门方案 for one child: who teaches, what, and when (seed 002 三; seed 004 送教上户).
 
     The plan follows the child, not the case: a case may end in 送教上门 and be closed while the
@@ -359,8 +371,6 @@ class HomeTeachingPlan(models.Model):
         if self.class_hours is not None and not Decimal("0") < self.class_hours <= Decimal("8"):
             raise ValidationError({"class_hours": "每次学时应在0.5到8之间"})
 
-    def is_active(self, day: dt.date) -> bool:
-        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
     @property
     def weekday_labels(self) -> str:
@@ -422,7 +432,7 @@ class HolidayContact(models.Model):
         return f"{self.date} {self.get_method_display()}联系"
 
 
-class SupportMeasure(models.Model):
+class SupportMeasure(_Dated, models.Model):
     """一人一案: one measure applied to a confirmed or at-risk child, with who answers for it and when."""
 
     class Kind(models.TextChoices):
@@ -458,8 +468,6 @@ class SupportMeasure(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()}（{self.responsible}）"
 
-    def is_active(self, day: dt.date) -> bool:
-        return self.start_date <= day and (self.end_date is None or day <= self.end_date)
 
 
 class Notification(models.Model):

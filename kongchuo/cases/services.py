@@ -10,7 +10,7 @@ from django.utils import timezone
 from kongchuo.accounts.models import Role
 from kongchuo.attendance.models import AttendanceRecord
 from kongchuo.audit.services import audit_record
-from kongchuo.cases.models import OPEN_STATES, Attachment, Case, CaseRules, PersuasionRecord, State, Transition, county_rules
+from kongchuo.cases.models import OPEN_STATES, Attachment, Case, CaseRules, PersuasionRecord, State, Transition, county_rules, joint_count
 from kongchuo.core.uploads import save_upload
 from kongchuo.enrolments.services import active_enrolment
 from kongchuo.matching.rules import weekdays
@@ -190,7 +190,7 @@ def case_defer(*, actor, case: Case, reason: str, court_ruling: str = "") -> Cas
     """准予延缓/休学: only after enough joint persuasions or a court ruling, approved by the county (seed 002)."""
     _begin(actor, {Role.COUNTY_ADMIN}, "批准延缓入学或休学", reason)
     needed = county_rules(case.county_id).deferral_joint_persuasions
-    joint = sum(1 for r in case.persuasions.all() if r.is_joint)
+    joint = joint_count(case.persuasions.all())
     if joint < needed and not court_ruling.strip():
         raise ValidationError(f"须经{needed}次以上联合劝返（目前{joint}次）或有法院裁决，方可批准延缓入学/休学")
     case = _move(

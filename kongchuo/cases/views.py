@@ -31,7 +31,7 @@ from kongchuo.cases.forms import (
     SupportMeasureForm,
 )
 from kongchuo.cases.home_teaching import RECENT_WEEKS, cases_without_plan, check_plans, plans_for_child
-from kongchuo.cases.models import OPEN_STATES, Attachment, Case, State, county_rules
+from kongchuo.cases.models import OPEN_STATES, Attachment, Case, State, county_rules, joint_count
 from kongchuo.cases.paperwork import document_issue
 from kongchuo.cases.selectors import (
     get_child_for_casework,
@@ -119,7 +119,7 @@ def case_detail(request, case_id: int):
         "kinds": KINDS.items(),
         "kinds_map": KINDS,
         "move_form": MoveForm(),
-        "joint": sum(1 for r in case.persuasions.all() if r.is_joint),
+        "joint": joint_count(case.persuasions.all()),
         "dues": [d for d in due_items(Case.objects.filter(pk=case.pk), timezone.localdate())],
         "can_work": request.user.role in services.CASE_WORKERS,
         "plans": plans,
