@@ -146,18 +146,20 @@ def check_plans(plans, *, today: dt.date, weeks: int = RECENT_WEEKS) -> list[Pla
     ]
 
 
+def _plans_running_on(day: dt.date):
+    """The database twin of HomeTeachingPlan.is_active(day)."""
+    return HomeTeachingPlan.objects.filter(Q(end_date__isnull=True) | Q(end_date__gte=day), start_date__lte=day)
+
+
 def running_plans(child_ids, today: dt.date, *, weeks: int):
     """Plans running today for these children (latest start wins), with `weeks` weeks of records."""
-    plans = HomeTeachingPlan.objects.filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=today), child_id__in=child_ids, start_date__lte=today
-    )
+    plans = _plans_running_on(today).filter(child_id__in=child_ids)
     return _with_recent_records(plans.order_by("start_date", "pk"), today, weeks)
 
 
 def cases_without_plan(cases, today: dt.date):
     """Cases in 送教上门 whose child has no plan running today."""
-    running = HomeTeachingPlan.objects.filter(Q(end_date__isnull=True) | Q(end_date__gte=today), start_date__lte=today)
-    return cases.filter(state=State.HOME_TEACHING).exclude(child__in=running.values("child_id"))
+    return cases.filter(state=State.HOME_TEACHING).exclude(child__in=_plans_running_on(today).values("child_id"))
 
 
 def plans_for_child(child, *, today: dt.date, count: int = 8) -> list[PlanCheck]:
