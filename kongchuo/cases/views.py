@@ -152,8 +152,7 @@ def case_open_view(request, child_id: int):
 
 def case_edit(request, case_id: int):
     case = get_case_for_user(request.user, case_id)
-    if request.user.role not in services.CASE_WORKERS:
-        raise PermissionDenied("您的角色无权填写台账")
+    _need_worker(request.user, "填写台账")
     form = CaseForm(request.POST or None, instance=case)
     if request.method == "POST" and form.is_valid():
         services.case_update_form(actor=request.user, case=case, **{f: form.cleaned_data[f] for f in services.CASE_FORM_FIELDS})
@@ -188,8 +187,7 @@ def case_move(request, case_id: int, action: str):
 
 def persuasion_new(request, case_id: int):
     case = get_case_for_user(request.user, case_id)
-    if request.user.role not in services.CASE_WORKERS:
-        raise PermissionDenied("您的角色无权登记劝返记录")
+    _need_worker(request.user, "登记劝返记录")
     form = PersuasionForm(request.POST or None, request.FILES or None, initial={"date": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -260,8 +258,7 @@ def ledger_export(request):
 
 
 def _need_worker(user, what: str) -> None:
-    if user.role not in services.CASE_WORKERS:
-        raise PermissionDenied(f"您的角色无权{what}")
+    services._need_role(user, services.CASE_WORKERS, what)
 
 
 def home_teaching_list(request):
