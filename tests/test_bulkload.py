@@ -107,6 +107,33 @@ def test_a_load_smaller_than_the_table_keeps_them_live(world, monkeypatch):
             assert names
 
 
+@sqlite_only
+def test_a_caller_chooses_per_table_which_leading_columns_stay_live(world):
+    with transaction.atomic():
+        with bulkload.secondary_indexes_deferred([Child, Guardian], incoming=50_000) as default:
+            pass
+        with bulkload.secondary_indexes_deferred([Child, Guardian], incoming=50_000, keep_leading={Child: frozenset()}) as chosen:
+            live = index_definitions()
+    assert set(chosen) - set(default) == {name for name, sql in index_definitions().items() if '("county_id", "name")' in sql}
+    assert any('"people_guardian" ("child_id")' in sql for sql in live.values())  # other tables: the default
+    assert any("UNIQUE" in sql and '"id_number"' in sql for sql in live.values())
+
+
+def test_constants_are_written_into_every_row(world):
+    """insert_rows writes `constants` into each row (SQLite: as literals in the statement, quotes and % included)."""
+    from kongchuo.imports.apply import insert_rows, sql_literal
+
+    child = Child.objects.first()
+    odd = "它's 100% \"sure\" %s; --"
+    insert_rows(Guardian, ["child", "name"], [(child.pk, "甲"), (child.pk, "乙")], {"relation": odd, "phone": "", "order": 7})
+    assert list(Guardian.objects.filter(order=7).order_by("pk").values_list("name", "relation", "phone")) == [
+        ("甲", odd, ""), ("乙", odd, "")]
+    assert [sql_literal(v) for v in (None, True, 3, 2.5, "a'b%c")] == ["NULL", "1", "3", "2.5", "'a''b%%c'"]
+    for unsafe in (b"x", float("nan"), "a\x00b", object()):
+        with pytest.raises(TypeError):
+            sql_literal(unsafe)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_it_refuses():
     if connection.vendor != "sqlite":
@@ -126,6 +153,13 @@ def test_a_large_import_and_a_dry_run_leave_the_schema_as_it_was(world, tmp_path
         assert (summary["created"], summary["rejected"]) == (300, 0)
         assert index_definitions() == before
     assert len(recorded) == 2 and all(recorded)  # both runs did defer them
+    deferred = {before[name] for name in recorded[0]}
+    # The import finds the county's children without an ID in memory: people_child's (county, name) index waits
+    # too, as do provenance's source, batch and recorder indexes. What it looks rows up by stays live.
+    for table, columns in (("people_child", '"county_id", "name"'), ("people_fieldprovenance", '"source", "child_id"'),
+                           ("people_fieldprovenance", '"batch_id"')):
+        assert any(f'ON "{table}" ({columns})' in sql for sql in deferred), (table, columns)
+    assert not any('"child_id"' in sql and "guardian" in sql for sql in deferred)
     assert Child.objects.filter(id_number=compose_id_number("500229", dt.date(2012, 1, 1), 1)).exists()
     # The rebuilt indexes serve the searches they exist for.
     with connection.cursor() as cursor:

@@ -373,3 +373,23 @@ def test_an_import_killed_long_ago_is_shown_as_interrupted(world, tmp_path):
     old.refresh_from_db()
     fresh.refresh_from_db()
     assert (old.status, fresh.status) == (ImportBatch.Status.FAILED, ImportBatch.Status.APPLYING) and "未写入" in old.message
+
+
+def test_a_child_without_an_id_renamed_by_a_list_is_found_under_the_new_name_chunks_later(world, tmp_path, monkeypatch):
+    """The import keeps the county's children without an ID by name in memory (not through the (county, name)
+    index a bulk load defers): a child it renames must be found under the new name by a later chunk."""
+    header = registry_rows()[0]
+    first = [header, ["马小梅", "女", B3, "", "L5002292025001", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]]
+    batch, summary = run(world, "registry", write_xlsx(tmp_path / "r1.xlsx", {"学籍": first}))
+    assert summary["created"] == 1, list(batch.issues.values_list("message", flat=True))
+    ma = Child.objects.get(name="马小梅", birth_date=B3)
+    assert ma.id_number_status == Child.IdStatus.PENDING
+    monkeypatch.setattr(services, "CHUNK", 1)
+    again = [
+        header,
+        ["马晓梅", "女", B3, "", "L5002292025001", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],  # found by 学籍号, renamed
+        ["马晓梅", "女", B3, "", "", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],  # by name and birth date only
+    ]
+    _, summary = run(world, "registry", write_xlsx(tmp_path / "r2.xlsx", {"学籍": again}))
+    assert (summary["created"], summary["rejected"]) == (0, 0)
+    assert list(Child.objects.filter(birth_date=B3, name__startswith="马").values_list("pk", "name")) == [(ma.pk, "马晓梅")]

@@ -14,7 +14,9 @@ itself looks rows up through them or they guard data:
 
 * unique indexes and constraints (an ID number stays unique while the load runs);
 * indexes leading with `child_id` or `county_id` (the import finds a child's guardians and
-  provenance, and the county's children without an ID by name, through them).
+  provenance through them, a registry list the county's enrolments). A caller that looks nothing
+  up through one of them gives that model's own set in `keep_leading` (the imports keep none of
+  people_child's: they find the county's children without an ID in memory).
 
 Only a load at least as large as the table is worth it (otherwise rebuilding costs more than it
 saves), and PostgreSQL is left alone: there DROP INDEX would lock the table against every reader of
@@ -22,7 +24,7 @@ every county for the whole load, and COPY already writes fast.
 """
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from django.db import connection, models
 
@@ -31,9 +33,12 @@ MINIMUM_ROWS = 10_000  # below this, incremental index upkeep is cheap enough
 
 
 @contextlib.contextmanager
-def secondary_indexes_deferred(models_: Iterable[type[models.Model]], *, incoming: int | None) -> Iterator[list[str]]:
+def secondary_indexes_deferred(
+    models_: Iterable[type[models.Model]], *, incoming: int | None, keep_leading: Mapping[type[models.Model], frozenset[str]] | None = None
+) -> Iterator[list[str]]:
     """Within a transaction: drop the deferrable indexes of each model's table that `incoming` new rows
-    would outgrow, yield their names, create them again on a clean exit."""
+    would outgrow, yield their names, create them again on a clean exit. `keep_leading` gives a model
+    its own set of leading columns to keep live instead of KEEP_LEADING."""
     if connection.vendor != "sqlite" or not incoming or incoming < MINIMUM_ROWS:
         yield []
         return
@@ -46,7 +51,7 @@ def secondary_indexes_deferred(models_: Iterable[type[models.Model]], *, incomin
             cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
             if cursor.fetchone()[0] > incoming:
                 continue
-            statements += _deferrable(cursor, table)
+            statements += _deferrable(cursor, table, (keep_leading or {}).get(model, KEEP_LEADING))
         for name, _ in statements:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
     yield [name for name, _ in statements]
@@ -57,7 +62,7 @@ def secondary_indexes_deferred(models_: Iterable[type[models.Model]], *, incomin
                 cursor.execute(sql)
 
 
-def _deferrable(cursor, table: str) -> list[tuple[str, str]]:
+def _deferrable(cursor, table: str, keep_leading: frozenset[str]) -> list[tuple[str, str]]:
     cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table])
     made = dict(cursor.fetchall())
     found = []
@@ -67,6 +72,6 @@ def _deferrable(cursor, table: str) -> list[tuple[str, str]]:
             continue
         cursor.execute(f"PRAGMA index_info({connection.ops.quote_name(name)})")
         columns = [column for _rank, _cid, column in sorted(cursor.fetchall())]
-        if columns and columns[0] not in KEEP_LEADING:
+        if columns and columns[0] not in keep_leading:
             found.append((name, made[name]))
     return found

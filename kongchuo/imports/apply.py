@@ -9,6 +9,7 @@ disagree the field's precedence decides the kept value and an IdentityConflict r
 import datetime as dt
 import enum
 import functools
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,7 +76,12 @@ class Context:
     townships: dict = field(default_factory=dict)
     villages: dict = field(default_factory=dict)
     schools: dict = field(default_factory=dict)
-    child_template: list = field(default_factory=list)  # a new child's row (CHILD_COLUMNS order) where the list gives nothing
+    # The county's children without an ID number, by name (name → ids), as they were before this import and
+    # as it renames them: a pending row is looked up here, not through people_child's (county, name) index,
+    # which a bulk load defers. Children this import adds are found in `seen`.
+    pending: defaultdict = field(default_factory=lambda: defaultdict(set))
+    child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
+    child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
     adapt_date: Callable = None
     children_added: int = 0  # new children written so far (PostgreSQL: when to ANALYZE again)
     children_analysed: int = 0
@@ -85,7 +91,9 @@ class Context:
         self.adapt_date = connection.ops.adapt_datefield_value  # once: `connection` is a proxy, dear per value
         defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
         defaults["created_at"] = defaults["updated_at"] = self.db_now
-        self.child_template = [defaults[c] for c in CHILD_COLUMNS]
+        defaults["county_id"] = self.county.pk
+        self.child_template = [defaults[c] for c in NEW_CHILD_COLUMNS]
+        self.child_constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
         for d in Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP):
             if d.level == Division.Level.TOWNSHIP:
                 for key in (d.code, d.name, _short(d.name)):
@@ -94,6 +102,8 @@ class Context:
                 for key in (d.code, (d.prefix[:9], d.name), (d.prefix[:9], _short(d.name))):
                     self.villages.setdefault(key, d)
         self.schools = {s.code: s for s in School.objects.filter(county=self.county)}
+        for pk, name in Child.objects.filter(county=self.county, id_number_status=Child.IdStatus.PENDING).values_list("pk", "name"):
+            self.pending[name].add(pk)
 
     @property
     def reference(self) -> str:
@@ -166,6 +176,7 @@ def _township_of(division: Division | None, ctx: Context) -> Division | None:
 # --- people -----------------------------------------------------------------------------------
 
 PERSON_FIELDS = ["name", "gender", "birth_date", "ethnicity", "household_address", "current_address"]
+DISABILITY_FIELDS = ["health", "disability_category", "disability_grade", "disability_certificate_no"]  # disability_values
 
 
 def person_key(record: Record):
@@ -220,10 +231,14 @@ def upsert_people(
             plan.append((record, key, "created", tuple(incoming)))
             continue
         ctx.seen[key] = (child.pk, record.row)
+        was_named = child.name
         changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
         if changed:
             if "name" in changed:
                 child.name_pinyin, child.name_initials = name_pinyin(child.name)
+                if child.pk in ctx.pending.get(was_named, ()):
+                    ctx.pending[was_named].discard(child.pk)
+                    ctx.pending[child.name].add(child.pk)
                 changed |= {"name_pinyin", "name_initials"}
             if "household_division" in changed:
                 child.township = _township_of(child.household_division, ctx) or child.township
@@ -233,7 +248,9 @@ def upsert_people(
         plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming)))
 
     ids = reserve_ids(Child, len(new))
-    insert_rows(Child, ["id", *CHILD_COLUMNS], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)])
+    insert_rows(
+        Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)], ctx.child_constants
+    )
     _keep_statistics_fresh(ctx, len(new))
     for pk, (key, (first_row, _)) in zip(ids, new.items(), strict=True):
         ctx.seen[key] = (pk, first_row)
@@ -259,7 +276,8 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids)} if wanted_ids else {}
     pending_names = {k[1] for k in keys if k[0] == "pending"}
     if pending_names:
-        for c in Child.objects.filter(county=ctx.county, id_number_status=Child.IdStatus.PENDING, name__in=pending_names):
+        ids = [pk for name in pending_names for pk in ctx.pending.get(name, ())]
+        for c in Child.objects.filter(pk__in=ids, id_number_status=Child.IdStatus.PENDING).order_by("pk") if ids else ():
             found.setdefault(("pending", c.name, c.birth_date, ""), c)
         nsns = [k[3] for k in keys if k[0] == "pending" and k[3]]
         for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).select_related("child"):
@@ -304,14 +322,27 @@ def _known_id_numbers(numbers: list[str]) -> list[str]:
         return [number for (number,) in cursor.fetchall()]
 
 
-# The columns of a new child's row, and where each field goes in it.
 CHILD_COLUMNS = [f.attname for f in Child._meta.concrete_fields if not f.primary_key]
 _ATTNAMES = {f.name: f.attname for f in Child._meta.concrete_fields}
 
 
-_COLUMN = {name: CHILD_COLUMNS.index(attname) for name, attname in _ATTNAMES.items() if attname in CHILD_COLUMNS}
+# The columns an import fills in a new child's row, bound row by row; the others (defaults, the county, the
+# time) are the same for every child it adds and written into the statement once (insert_rows' constants).
+NEW_CHILD_FIELDS = [
+    *PERSON_FIELDS,
+    "household_division",
+    "township",
+    *DISABILITY_FIELDS,
+    "id_number",
+    "id_number_status",
+    "id_number_raw",
+    "name_pinyin",
+    "name_initials",
+]
+NEW_CHILD_COLUMNS = [_ATTNAMES[name] for name in NEW_CHILD_FIELDS]
+_COLUMN = {name: NEW_CHILD_FIELDS.index(name) for name in NEW_CHILD_FIELDS}
 _ID, _ID_STATUS, _ID_RAW = _COLUMN["id_number"], _COLUMN["id_number_status"], _COLUMN["id_number_raw"]
-_PINYIN, _INITIALS, _COUNTY, _TOWNSHIP = _COLUMN["name_pinyin"], _COLUMN["name_initials"], _COLUMN["county"], _COLUMN["township"]
+_PINYIN, _INITIALS, _TOWNSHIP = _COLUMN["name_pinyin"], _COLUMN["name_initials"], _COLUMN["township"]
 
 
 def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: Division | None) -> tuple:
@@ -326,7 +357,7 @@ def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: 
         row[_ID], row[_ID_STATUS], row[_ID_RAW] = None, Child.IdStatus.PENDING.value, record.id_raw
     row[_PINYIN], row[_INITIALS] = name_pinyin(row[_COLUMN["name"]])
     township = _township_of(division, ctx)
-    row[_COUNTY], row[_TOWNSHIP] = ctx.county.pk, township.pk if township else None
+    row[_TOWNSHIP] = township.pk if township else None
     return tuple(row)
 
 
@@ -389,12 +420,13 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, str, tupl
             row.fields = sorted(set(row.fields) | set(supplied))
             row.batch, row.reference, row.recorded_at, row.recorded_by = ctx.batch, ctx.reference, ctx.now, ctx.actor
             update.append(row)
-    source, batch, reference, now, actor = ctx.db_value(ctx.source), ctx.batch.pk, ctx.reference, ctx.db_now, ctx.actor_id
     as_json = functools.cache(lambda fields: ctx.db_json(sorted(fields)))  # a list has a handful of distinct field sets
     insert_rows(
         FieldProvenance,
-        ["child", "source", "fields", "batch", "reference", "recorded_at", "recorded_by"],
-        [(child_id, source, as_json(frozenset(fields)), batch, reference, now, actor) for child_id, fields in new.items()],
+        ["child", "fields"],
+        [(child_id, as_json(frozenset(fields))) for child_id, fields in new.items()],
+        {"source": ctx.db_value(ctx.source), "batch": ctx.batch.pk, "reference": ctx.reference, "recorded_at": ctx.db_now,
+         "recorded_by": ctx.actor_id},
     )
     FieldProvenance.objects.bulk_update(update, ["fields", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
 
@@ -459,23 +491,43 @@ def _write_guardians(ctx: Context, results) -> None:
 # values instead (Context.db_value) and written in one statement per batch.
 
 
-def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple]) -> None:
+def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple], constants: dict | None = None) -> None:
     """INSERT rows of database-ready values: COPY on PostgreSQL, executemany on SQLite.
+
+    `constants` ({field: database-ready value}) go into every row too. SQLite gets them as literals in the
+    statement instead of binding them row after row: sqlite3 binds each value through Python, and for
+    people_child, whose every new row shares a dozen defaults, that is a third of the statement's cost.
 
     (Multi-row INSERT … VALUES (…), (…) statements were measured too: a third faster into a table
     without indexes, but slower than executemany into people_child with its live unique index.)"""
     if not rows:
         return
+    constants = constants or {}
     meta, quote = model._meta, connection.ops.quote_name
     table = quote(meta.db_table)
-    columns = ", ".join(quote(meta.get_field(f).column) for f in fields)
+    columns = ", ".join(quote(meta.get_field(f).column) for f in [*fields, *constants])
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            tail = tuple(constants.values())
             with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(row + tail)
         else:
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", rows)
+            values = ", ".join(["%s"] * len(fields) + [sql_literal(v) for v in constants.values()])
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({values})", rows)
+
+
+def sql_literal(value) -> str:
+    """A database-ready value as an SQLite literal, as Django's cursor takes it (a % doubled)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return repr(value)
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+    raise TypeError(f"no SQL literal for {value!r}")
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -568,6 +620,7 @@ GRADES = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4
 
 
 def disability_values(record: Record) -> dict:
+    """The DISABILITY_FIELDS a disability federation row gives."""
     values = {"health": Child.Health.DISABLED}
     category = str(record.values.get("category", ""))
     for word, code in DISABILITY_CATEGORIES:

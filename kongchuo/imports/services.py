@@ -31,7 +31,7 @@ from kongchuo.imports.apply import Context
 from kongchuo.imports.headers import HeaderNotFound, detect_header, is_blank_row, is_footer_row
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.records import clean_record, cleaners_for, settle_identity
-from kongchuo.imports.sources import SPECS
+from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.places.models import Division
 
 CHUNK = 2000
@@ -190,7 +190,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
         with (
             _sqlite_cache_for_bulk_writes(),
             transaction.atomic(),
-            secondary_indexes_deferred(spec.tables, incoming=total) as deferred,
+            secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES) as deferred,
         ):
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
             done, header_error = 0, ""

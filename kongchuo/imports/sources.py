@@ -8,7 +8,7 @@ from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
 from kongchuo.imports import apply
 from kongchuo.imports.models import ImportSource
 from kongchuo.imports.records import Record, label
-from kongchuo.people.models import Child, GroupMembership
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership
 from kongchuo.places.models import School
 
 PERSON = (
@@ -248,9 +248,13 @@ def apply_schools(ctx, records, labels):
 
 
 # Tables whose secondary indexes a large list outgrows (kongchuo.core.bulkload): a child's name, pinyin,
-# birth date and village arrive in random order. Provenance and guardian rows arrive in child id order
-# with one batch and one source, which their indexes take as cheap appends: rebuilding would cost more.
-PERSON_TABLES = (Child,)
+# birth date and village arrive in random order, and every provenance row costs three index entries
+# (source, batch, recorder) where one sort at the end is cheaper. Guardian rows have only their child_id
+# index, which the import reads and which takes them as appends.
+PERSON_TABLES = (Child, FieldProvenance)
+# Of people_child the imports keep only its unique index live: they find a county's children without an ID
+# in memory (apply.Context.pending), not through the (county, name) index, which random names make dear.
+LIVE_INDEXES = {Child: frozenset()}
 SPECS: dict[str, SourceSpec] = {
     ImportSource.HOUSEHOLD: SourceSpec(PERSON, ("name",), apply_people, tables=PERSON_TABLES),
     ImportSource.REGISTRY: SourceSpec(
