@@ -257,8 +257,8 @@ def step_bound(path: Path) -> dict:
 
     from kongchuo.core.bulkload import secondary_indexes_deferred
     from kongchuo.imports import readers, services
-    from kongchuo.imports.apply import CHILD_COLUMNS, insert_rows, reserve_ids
-    from kongchuo.imports.sources import SPECS
+    from kongchuo.imports.apply import CHILD_COLUMNS, NEW_CHILD_COLUMNS, insert_rows, reserve_ids
+    from kongchuo.imports.sources import LIVE_INDEXES, SPECS
     from kongchuo.people.models import Child, FieldProvenance, Guardian
     from kongchuo.people.names import name_pinyin
     from kongchuo.places.models import Division
@@ -274,6 +274,9 @@ def step_bound(path: Path) -> dict:
     defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
     defaults.update(county_id=county, created_at=now, updated_at=now)
     fields_json = ops.adapt_json_value(["birth_date", "gender", "household_address", "household_division", "name"], None)
+    # As the import writes them: what every new child shares goes into the statement once (insert_rows' constants).
+    constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
+    provenance = {"source": "household", "reference": "bench", "recorded_at": now}
     started = time.perf_counter()
     rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
     data = (r for r in rows if isinstance(r[0], int | float) and r[1])  # numbered rows: not title, header or footer
@@ -281,7 +284,8 @@ def step_bound(path: Path) -> dict:
     # As import_run writes: the collector paused, SQLite's page cache enlarged, one transaction, indexes deferred.
     with services._collector_paused(), services._sqlite_cache_for_bulk_writes(), transaction.atomic():
         began = time.perf_counter()
-        deferring = secondary_indexes_deferred(SPECS["household"].tables, incoming=readers.estimate_rows(path, "xlsx"))
+        deferring = secondary_indexes_deferred(
+            SPECS["household"].tables, incoming=readers.estimate_rows(path, "xlsx"), keep_leading=LIVE_INDEXES)
         deferring.__enter__()
         write_seconds += time.perf_counter() - began
         while chunk := list(itertools.islice(data, 2000)):
@@ -301,13 +305,12 @@ def step_bound(path: Path) -> dict:
                 values["birth_date"] = ops.adapt_datefield_value(born)
                 values["household_address"] = r[6]
                 values["household_division_id"], values["township_id"] = places[(r[7], r[8])]
-                children.append(tuple(values[c] for c in CHILD_COLUMNS))
+                children.append(tuple(values[c] for c in NEW_CHILD_COLUMNS))
                 guardians.append((r[9], "father", str(r[11])))
             began = time.perf_counter()
             ids = reserve_ids(Child, len(children))
-            insert_rows(Child, ["id", *CHILD_COLUMNS], [(pk, *row) for pk, row in zip(ids, children, strict=True)])
-            insert_rows(FieldProvenance, ["child", "source", "fields", "reference", "recorded_at"],
-                        [(pk, "household", fields_json, "bench", now) for pk in ids])
+            insert_rows(Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, row in zip(ids, children, strict=True)], constants)
+            insert_rows(FieldProvenance, ["child", "fields"], [(pk, fields_json) for pk in ids], provenance)
             insert_rows(Guardian, ["child", "name", "relation", "phone", "order"],
                         [(pk, *g, 1) for pk, g in zip(ids, guardians, strict=True)])
             write_seconds += time.perf_counter() - began

@@ -97,12 +97,20 @@ def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
     return {name: cleaner_for(name) for name in fields}
 
 
-def clean_record(row: int, raw: list, cells: dict[str, Any], labels: dict[str, str], cleaners: dict | None = None) -> Record:
+def columns_for(columns: dict[str, int]) -> list[tuple[str, int, Callable[[Any], cleaning.Cleaned]]]:
+    """(field, column index, cleaner) for each mapped column of a sheet ({field: index}, as HeaderMatch.columns)."""
+    cleaners = cleaners_for(columns)
+    return [(name, index, cleaners[name]) for name, index in columns.items()]
+
+
+def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable]], labels: dict[str, str]) -> Record:
+    """Every mapped cell of `raw` cleaned (`columns` from columns_for; a short row gives "" for what it lacks)."""
     record = Record(row=row, raw=raw)
     values = record.values
-    cleaner_of = cleaners.__getitem__ if cleaners else lambda name: CLEANERS.get(name, cleaning.clean_text)
-    for name, cell in cells.items():
-        result = cleaner_of(name)(cell)
+    width = len(raw)
+    for name, index, cleaner in columns:
+        cell = raw[index] if index < width else ""
+        result = cleaner(cell)
         if result.repairs:
             column = label(name, labels)
             record.repairs.extend((column, note) for note in result.repairs)

@@ -30,7 +30,7 @@ from kongchuo.imports import readers
 from kongchuo.imports.apply import Context
 from kongchuo.imports.headers import HeaderNotFound, detect_header, is_blank_row, is_footer_row
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
-from kongchuo.imports.records import clean_record, cleaners_for, settle_identity
+from kongchuo.imports.records import clean_record, columns_for, settle_identity
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.places.models import Division
 
@@ -211,11 +211,9 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         "labels": [str(x) for x in match.labels],
                     }
                 )
-                cleaners = cleaners_for(labels)
-                records = (
-                    _record(ctx, spec, labels, cleaners, index, row, cells)
-                    for index, row, cells in _data_rows(itertools.chain(head, sheet.rows), match)
-                )
+                columns = columns_for(match.columns)
+                rows = _data_rows(itertools.chain(head, sheet.rows), match)
+                records = (_record(ctx, spec, labels, columns, index, row) for index, row in rows)
                 while chunk := list(itertools.islice(records, CHUNK)):
                     good = []
                     for record in chunk:
@@ -328,15 +326,15 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
 
 
 def _data_rows(rows, match):
-    """(index, raw row, {field: cell}) for each data row: blank, footer and repeated header rows skipped."""
+    """(index, raw row) for each data row: blank, footer and repeated header rows skipped."""
     for index, row in enumerate(rows):
         if index < match.data_start or is_blank_row(row) or is_footer_row(row) or match.is_header_repeat(row):
             continue
-        yield index, row, match.record(row)
+        yield index, row
 
 
-def _record(ctx, spec, labels, cleaners, index, row, cells):
-    record = clean_record(index + 1, row, cells, labels, cleaners)
+def _record(ctx, spec, labels, columns, index, row):
+    record = clean_record(index + 1, row, columns, labels)
     if spec.person:
         settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
     if not record.rejected:
