@@ -213,6 +213,21 @@ def test_attachments_must_be_photos_or_pdf(world, case):
     assert record.attachments.get().content_type == "image/png"
 
 
+def test_an_attachment_download_is_audited(world, case, client):
+    """A scan or a photo of a child's home is the child's file: who downloaded it is in the audit log."""
+    record = C.persuasion_add(
+        actor=world.users["township_b"], case=case, date=timezone.localdate(), method="home_visit", units=["township"],
+        participants="王", place="家", content="谈话", result="未果", files=[SimpleUploadedFile("现场.png", PNG)],
+    )
+    attachment = record.attachments.get()
+    client.force_login(world.users["township_b"])
+    response = client.get(reverse("attachment_download", args=[case.pk, attachment.pk]))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == PNG
+    entry = AuditEntry.objects.get(action="export", object_type__iendswith="attachment", object_id=str(attachment.pk))
+    assert entry.actor_id == world.users["township_b"].pk and "现场.png" in entry.summary and case.child.name in entry.summary
+    assert entry.chain == case.county.prefix
+
+
 def test_documents_are_numbered_stored_listed_and_downloadable(world, case, client):
     persuade(world, case)
     for kind in ("enrolment_notice", "deadline_notice", "persuasion_letter", "case_form", "home_visit_record", "dropout_report"):

@@ -260,6 +260,7 @@ def test_forms_create_a_plan_record_a_session_and_a_contact(world, child, client
     assert response.status_code == 302 and plan.contacts.get().get_method_display() == "视频"
     photo = plan.sessions.get().photos.first()
     assert client.get(reverse("home_teaching_file", args=[plan.pk, photo.pk])).status_code == 200
+    assert AuditEntry.objects.filter(action="export", object_id=str(photo.pk), summary__contains=plan.child.name).count() == 1
     response = client.post(
         reverse("home_teaching_plan_edit", args=[plan.pk]),
         {

@@ -31,7 +31,7 @@ from kongchuo.cases.forms import (
     SupportMeasureForm,
 )
 from kongchuo.cases.home_teaching import RECENT_WEEKS, cases_without_plan, check_plans, plans_for_child
-from kongchuo.cases.models import OPEN_STATES, Attachment, Case, State, county_rules, joint_count
+from kongchuo.cases.models import OPEN_STATES, Attachment, Case, HomeTeachingPlan, State, county_rules, joint_count
 from kongchuo.cases.paperwork import document_issue
 from kongchuo.cases.selectors import (
     get_child_for_casework,
@@ -230,7 +230,15 @@ def document_download(request, case_id: int, document_id: int):
     return FileResponse(open(settings.FILES_DIR / "documents" / name, "rb"), as_attachment=True, filename=filename)  # noqa: SIM115
 
 
-def _send_attachment(attachment: Attachment) -> FileResponse:
+def _send_attachment(request, attachment: Attachment, owner: Case | HomeTeachingPlan) -> FileResponse:
+    """The file, its download audited: photos of a child's home and scans of a disability certificate are their file."""
+    audit_record(
+        actor=request.user,
+        action="export",
+        obj=attachment,
+        chain=owner.county.prefix,
+        summary=f"下载附件《{attachment.file_name}》（{owner.child.name}）",
+    )
     return FileResponse(
         open(settings.FILES_DIR / "cases" / attachment.stored_name, "rb"),  # noqa: SIM115
         filename=attachment.file_name,
@@ -240,7 +248,7 @@ def _send_attachment(attachment: Attachment) -> FileResponse:
 
 def attachment_download(request, case_id: int, attachment_id: int):
     case = get_case_for_user(request.user, case_id)
-    return _send_attachment(get_object_or_404(Attachment, pk=attachment_id, record__case=case))
+    return _send_attachment(request, get_object_or_404(Attachment, pk=attachment_id, record__case=case), case)
 
 
 def ledger_export(request):
@@ -392,7 +400,8 @@ def home_teaching_contact_new(request, plan_id: int):
 
 def home_teaching_file(request, plan_id: int, attachment_id: int):
     plan = get_plan_for_user(request.user, plan_id)
-    return _send_attachment(get_object_or_404(Attachment.objects.filter(Q(plan=plan) | Q(session__plan=plan)), pk=attachment_id))
+    attachment = get_object_or_404(Attachment.objects.filter(Q(plan=plan) | Q(session__plan=plan)), pk=attachment_id)
+    return _send_attachment(request, attachment, plan)
 
 
 # --- 一人一案 ---------------------------------------------------------------------------------
