@@ -58,3 +58,25 @@ def test_the_review_queue_lists_only_pairs_whose_both_children_are_in_scope(worl
     staff.save()
     html = login(staff).get(reverse("review_list")).content.decode()
     assert x.name in html and b.name not in html
+
+
+def test_match_run_totals_are_county_wide_only_for_county_users(world, login):
+    """A run's input and result totals count the whole county: a township sees its own findings' numbers."""
+    a, b = world.children["a"], world.children["b"]
+    run = _run(world)
+    run.input_counts, run.result_counts = {"household": 7311}, {"out_of_school": 4099}
+    run.diff, run.message = {"new": 4099, "persisting": 0, "resolved": 0}, "全县共4099条"
+    run.save()
+    for child, township, key in ((a, world.township_a, "a"), (b, world.township_b, "b")):
+        Finding.objects.create(county=world.county, township=township, category="out_of_school", key=f"oos-{key}", child=child,
+                               detail="未入学", confidence=1.0, first_run=run, last_run=run)
+    township = login(world.users["township_a"])
+    for page in (reverse("run_detail", args=[run.pk]), reverse("match_home")):
+        html = township.get(page).content.decode()
+        assert "4099" not in html and "7311" not in html, page
+        assert "本辖区" in html, page
+    html = township.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "新增 1，消除 0" in html and a.name in html and b.name not in html
+    county = login(world.users["county_staff"])
+    assert "7311" in county.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "4099" in county.get(reverse("match_home")).content.decode()

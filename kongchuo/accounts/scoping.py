@@ -248,6 +248,13 @@ def get_finding_for_user(user: User, finding_id: int, *, write: bool = False):
     return finding
 
 
+def sees_whole_county(user: User) -> bool:
+    """Whether the user's findings are a whole county's (or more): a match run's county-wide totals are theirs to see."""
+    if user.school_class_id or user.school_id or not user.division_id or user.role == Role.DEPARTMENT_LIAISON:
+        return False
+    return user.division.level <= Division.Level.COUNTY
+
+
 def can_run_match(user: User) -> bool:
     return has_perm(user, Perm.RUN_MATCH) and user.division_id is not None and user.division.level == Division.Level.COUNTY
 

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -17,6 +18,7 @@ from kongchuo.accounts.scoping import (
     findings_for,
     get_finding_for_user,
     has_perm,
+    sees_whole_county,
 )
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.paging import paginate
@@ -47,6 +49,7 @@ def match_home(request):
     context = {
         "table": category_township_table(findings),
         "runs": runs,
+        "run_counts": _run_counts(request.user, findings, runs),
         "latest": latest,
         "running": running,
         "can_run": can_run_match(request.user),
@@ -153,10 +156,27 @@ def review_decide(request, candidate_id: int):
     return redirect("review_list")
 
 
+def _run_counts(user, findings, runs) -> dict[int, dict] | None:
+    """Per run, the new and resolved findings within the user's scope; None for a user who sees the whole county
+    (the run's own totals are theirs). A township or a school sees no other township's or school's numbers."""
+    if sees_whole_county(user):
+        return None
+    counts = {run.pk: {"new": 0, "resolved": 0} for run in runs}
+    for kind, column in (("new", "first_run"), ("resolved", "resolved_run")):
+        for run_id, n in findings.filter(**{f"{column}__in": list(counts)}).order_by().values_list(column).annotate(n=Count("pk")):
+            counts[run_id][kind] = n
+    return counts
+
+
 def run_detail(request, run_id: int):
     run = get_object_or_404(_runs(request.user), pk=run_id)
     scope = findings_for(request.user)
-    context = {"run": run, "new": scope.filter(first_run=run)[:200], "resolved": scope.filter(resolved_run=run)[:200]}
+    context = {
+        "run": run,
+        "new": scope.filter(first_run=run)[:200],
+        "resolved": scope.filter(resolved_run=run)[:200],
+        "scoped": (_run_counts(request.user, scope, [run]) or {}).get(run.pk),
+    }
     return render(request, "matching/run_detail.html", context)
 
 
