@@ -1,6 +1,7 @@
 """Reading uploads: type by content, size and zip-bomb limits, rows from xlsx / xls / csv in any encoding."""
 
 import datetime as dt
+import re
 import tracemalloc
 
 import pytest
@@ -244,3 +245,24 @@ def test_row_estimates_for_progress_bars(tmp_path):
     assert estimate_rows(messy.write_xlsx(tmp_path / "a.xlsx", {"一": rows, "二": rows[:11]}), "xlsx") == 251 + 11
     assert estimate_rows(messy.write_csv(tmp_path / "a.csv", rows), "csv") == 251
     assert estimate_rows(tmp_path / "missing.xlsx", "xlsx") is None
+
+
+def test_a_sheet_declaring_a_million_rows_is_not_taken_at_its_word(tmp_path):
+    """Formatting a whole column makes Excel declare A1:M1048576; the estimate decides whether an import is a bulk
+    load (indexes rebuilt), so it is capped by what the sheet's XML can hold."""
+    import zipfile
+
+    from kongchuo.imports.readers import estimate_rows
+
+    rows = [["姓名", "性别"]] + [[f"学生{i}", "男"] for i in range(250)]
+    plain = messy.write_xlsx(tmp_path / "plain.xlsx", {"一": rows})
+    bloated = tmp_path / "bloated.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(bloated, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data, n = re.subn(rb'<dimension ref="A1:[A-Z]+\d+"', b'<dimension ref="A1:M1048576"', data)
+                assert n == 1
+            target.writestr(item, data)
+    assert 251 <= estimate_rows(bloated, "xlsx") < 20_000
+    assert estimate_rows(plain, "xlsx") == 251

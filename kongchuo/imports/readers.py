@@ -337,9 +337,13 @@ def _csv_rows(path) -> Iterator[list]:
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
 
 
+_SMALLEST_ROW = len(b'<row r="1"><c r="A1"><v>1</v></c></row>')  # a row of one cell in sheet XML
+
+
 def estimate_rows(path: str | os.PathLike, kind: str) -> int | None:
-    """Rows in the file, cheaply, for a progress bar: the sheets' declared dimensions (xlsx) or the
-    line count (csv). None when the file does not say (legacy xls, a sheet without a dimension)."""
+    """Rows in the file, cheaply, for a progress bar and the bulk-load decision: the sheets' declared
+    dimensions (xlsx), capped by what their XML can hold (a sheet formatted down to row 1,048,576 declares
+    that many), or the line count (csv). None when the file does not say (legacy xls, no dimension)."""
     try:
         if kind == "csv":
             with open(path, "rb") as fh:
@@ -353,7 +357,7 @@ def estimate_rows(path: str | os.PathLike, kind: str) -> int | None:
                             match = _DIMENSION.search(member.read(4096))
                         if match is None:
                             return None
-                        total += int(match.group(1) or 1)
+                        total += min(int(match.group(1) or 1), archive.getinfo(name).file_size // _SMALLEST_ROW + 1)
             return total
     except (OSError, zipfile.BadZipFile, ValueError):
         return None
