@@ -219,31 +219,22 @@ def document_download(request, case_id: int, document_id: int):
     document = get_object_or_404(case.documents, pk=document_id)
     pdf = request.GET.get("format") == "pdf" and document.pdf_stored_name
     name = document.pdf_stored_name if pdf else document.stored_name
-    audit_record(
-        actor=request.user,
-        action="export",
-        obj=document,
-        chain=case.county.prefix,
-        summary=f"下载《{KINDS[document.kind]}》{document.number}（{case.child.name}）",
-    )
     filename = f"{KINDS[document.kind]}-{case.child.name}.{'pdf' if pdf else 'docx'}"
-    return FileResponse(open(settings.FILES_DIR / "documents" / name, "rb"), as_attachment=True, filename=filename)  # noqa: SIM115
+    what = f"《{KINDS[document.kind]}》{document.number}"
+    return _send_file(request, case, document, what, settings.FILES_DIR / "documents" / name, as_attachment=True, filename=filename)
 
 
 def _send_attachment(request, attachment: Attachment, owner: Case | HomeTeachingPlan) -> FileResponse:
-    """The file, its download audited: photos of a child's home and scans of a disability certificate are their file."""
-    audit_record(
-        actor=request.user,
-        action="export",
-        obj=attachment,
-        chain=owner.county.prefix,
-        summary=f"下载附件《{attachment.file_name}》（{owner.child.name}）",
-    )
-    return FileResponse(
-        open(settings.FILES_DIR / "cases" / attachment.stored_name, "rb"),  # noqa: SIM115
-        filename=attachment.file_name,
-        content_type=attachment.content_type,
-    )
+    path = settings.FILES_DIR / "cases" / attachment.stored_name
+    what = f"附件《{attachment.file_name}》"
+    return _send_file(request, owner, attachment, what, path, filename=attachment.file_name, content_type=attachment.content_type)
+
+
+def _send_file(request, owner: Case | HomeTeachingPlan, obj, what: str, path, **response) -> FileResponse:
+    """A case's or a plan's file, its download audited: notices, photos of a child's home and scans of a
+    disability certificate are the child's file."""
+    audit_record(actor=request.user, action="export", obj=obj, chain=owner.county.prefix, summary=f"下载{what}（{owner.child.name}）")
+    return FileResponse(open(path, "rb"), **response)  # noqa: SIM115
 
 
 def attachment_download(request, case_id: int, attachment_id: int):
