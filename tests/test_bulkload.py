@@ -165,18 +165,3 @@ def test_a_large_import_and_a_dry_run_leave_the_schema_as_it_was(world, tmp_path
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN SELECT id FROM people_child WHERE birth_date = '2012-01-05'")
         assert "birth_d" in " ".join(str(row) for row in cursor.fetchall())
-
-
-def test_postgresql_statistics_follow_a_growing_table(world, tmp_path):
-    """On PostgreSQL the import ANALYZEs people_child each time it has doubled it, so that the planner looks
-    each chunk's children up by index, not by reading every row written so far; SQLite does not need it."""
-    from django.test.utils import CaptureQueriesContext
-
-    path = household_list(tmp_path / "growing.csv", 4_500, start=1000)
-    batch = import_store(actor=None, source="household", upload=path, file_name=path.name, county_code="500229")
-    with CaptureQueriesContext(connection) as queries:
-        summary = import_run(batch=batch, actor=None, dry_run=False)
-    assert (summary["created"], summary["rejected"]) == (4_500, 0)
-    analyses = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
-    # 2,000 then 4,000 new children (chunks of 2,000): twice on PostgreSQL.
-    assert analyses == (["ANALYZE people_child"] * 2 if connection.vendor == "postgresql" else [])

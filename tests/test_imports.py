@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from python_calamine import CalamineWorkbook
 
 from kongchuo.attendance.models import AttendanceRecord
@@ -393,3 +394,34 @@ def test_a_child_without_an_id_renamed_by_a_list_is_found_under_the_new_name_chu
     _, summary = run(world, "registry", write_xlsx(tmp_path / "r2.xlsx", {"学籍": again}))
     assert (summary["created"], summary["rejected"]) == (0, 0)
     assert list(Child.objects.filter(birth_date=B3, name__startswith="马").values_list("pk", "name")) == [(ma.pk, "马晓梅")]
+
+
+def test_a_child_without_an_id_added_with_a_student_number_is_found_by_name_chunks_later(world, tmp_path, monkeypatch):
+    """A row that names a new child without an ID by name, birth date and 学籍号, then a later row (a later chunk)
+    by name and birth date only: the same child, not a second one."""
+    monkeypatch.setattr(services, "CHUNK", 1)
+    header = registry_rows()[0]
+    rows = [
+        header,
+        ["马晓梅", "女", B3, "", "L5002292025002", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],
+        ["马晓梅", "女", B3, "", "", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],
+    ]
+    _, summary = run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": rows}))
+    assert (summary["created"], summary["rejected"]) == (1, 0)
+    assert Child.objects.filter(name="马晓梅", birth_date=B3).count() == 1
+
+
+def test_a_new_child_from_the_disability_list_gets_every_column(world, tmp_path):
+    """New children are written as plain rows, what they all share as constants: a disability federation row
+    fills its own columns, the county and the time come from the import, the rest from the model's defaults."""
+    number = compose_id_number("500229", dt.date(2013, 4, 1), 55)
+    rows = [["姓名", "身份证号", "残疾类别", "残疾等级", "残疾证号"], ["田小雨", number, "智力残疾", "二级", "50022920130401'%s"]]
+    _, summary = run(world, "disability", write_csv(tmp_path / "残联.csv", rows))
+    assert summary["created"] == 1
+    child = Child.objects.get(id_number=number)
+    assert (child.health, child.disability_category, child.disability_grade, child.disability_certificate_no) == (
+        Child.Health.DISABLED, "intellectual", 2, "50022920130401'%s")
+    assert (child.county, child.gender, child.birth_date, child.current_school, child.current_address) == (
+        world.county, "M", dt.date(2013, 4, 1), None, "")
+    assert child.created_at == child.updated_at and abs((timezone.now() - child.created_at).total_seconds()) < 60
+    assert child.provenance.get().fields and child.provenance.get().batch.source == "disability"

@@ -76,15 +76,13 @@ class Context:
     townships: dict = field(default_factory=dict)
     villages: dict = field(default_factory=dict)
     schools: dict = field(default_factory=dict)
-    # The county's children without an ID number, by name (name → ids), as they were before this import and
-    # as it renames them: a pending row is looked up here, not through people_child's (county, name) index,
-    # which a bulk load defers. Children this import adds are found in `seen`.
+    # The county's children without an ID number, by name (name → ids): those there were before this import,
+    # those it adds, under the names it gives them. A pending row is looked up here, not through
+    # people_child's (county, name) index, which a bulk load defers.
     pending: defaultdict = field(default_factory=lambda: defaultdict(set))
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
     child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
     adapt_date: Callable = None
-    children_added: int = 0  # new children written so far (PostgreSQL: when to ANALYZE again)
-    children_analysed: int = 0
 
     def __post_init__(self):
         self.db_now = connection.ops.adapt_datetimefield_value(self.now)
@@ -251,9 +249,10 @@ def upsert_people(
     insert_rows(
         Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)], ctx.child_constants
     )
-    _keep_statistics_fresh(ctx, len(new))
     for pk, (key, (first_row, _)) in zip(ids, new.items(), strict=True):
         ctx.seen[key] = (pk, first_row)
+        if key[0] == "pending":  # a later row may name the child without the student number this one gave
+            ctx.pending[key[1]].add(pk)
     if to_update:
         for child in to_update.values():
             child.updated_at = ctx.now
@@ -283,24 +282,6 @@ def _existing_children(ctx: Context, keys: list) -> dict:
         for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).select_related("child"):
             found.setdefault(("nsn", e.national_student_number), e.child)
     return found
-
-
-def _keep_statistics_fresh(ctx: Context, added: int) -> None:
-    """PostgreSQL: ANALYZE people_child whenever this import has doubled it.
-
-    The planner's statistics are otherwise those of before the import: once a county's first list has
-    made the table a hundred times larger, it still takes it for tiny and looks each chunk's children
-    without an ID up by county alone, reading every row the import has written so far (quadratic:
-    2 s of a 200,000-row list). ANALYZE in the import's transaction sees its own rows; it runs about
-    seven times for such a list, 0.1 s each. SQLite's planner does not need it for these lookups.
-    """
-    if connection.vendor != "postgresql":
-        return
-    ctx.children_added += added
-    if ctx.children_added >= 2 * max(ctx.children_analysed, 1000):
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Child._meta.db_table}")
-        ctx.children_analysed = ctx.children_added
 
 
 def _known_id_numbers(numbers: list[str]) -> list[str]:
@@ -523,7 +504,9 @@ def sql_literal(value) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+    if isinstance(value, int):
+        return str(int(value))  # an IntegerChoices member too
+    if isinstance(value, float) and math.isfinite(value):
         return repr(value)
     if isinstance(value, str) and "\x00" not in value:
         return "'" + value.replace("'", "''").replace("%", "%%") + "'"
