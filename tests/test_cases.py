@@ -226,6 +226,13 @@ def test_an_attachment_download_is_audited(world, case, client):
     entry = AuditEntry.objects.get(action="export", object_type__iendswith="attachment", object_id=str(attachment.pk))
     assert entry.actor_id == world.users["township_b"].pk and "现场.png" in entry.summary and case.child.name in entry.summary
     assert entry.chain == case.county.prefix
+    # A file gone from the disk is no download: nothing is audited.
+    from django.conf import settings
+
+    (settings.FILES_DIR / "cases" / attachment.stored_name).unlink()
+    with pytest.raises(FileNotFoundError):
+        client.get(reverse("attachment_download", args=[case.pk, attachment.pk]))
+    assert AuditEntry.objects.filter(action="export", object_id=str(attachment.pk)).count() == 1
 
 
 def test_documents_are_numbered_stored_listed_and_downloadable(world, case, client):

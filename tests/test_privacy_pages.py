@@ -80,3 +80,17 @@ def test_match_run_totals_are_county_wide_only_for_county_users(world, login):
     county = login(world.users["county_staff"])
     assert "7311" in county.get(reverse("run_detail", args=[run.pk])).content.decode()
     assert "4099" in county.get(reverse("match_home")).content.decode()
+
+
+def test_the_run_status_poll_is_answered_without_building_the_page(world, login):
+    """While a run is going the status line polls every 2 s; the answer carries nothing (no counts, no findings)."""
+    run = _run(world)
+    run.status = MatchRun.Status.RUNNING
+    run.save()
+    client = login(world.users["township_a"])
+    response = client.get(reverse("match_home"), headers={"HX-Request": "true"})
+    assert response.status_code == 200 and response.content == b"" and not response.has_header("HX-Refresh")
+    run.status = MatchRun.Status.DONE
+    run.save()
+    response = client.get(reverse("match_home"), headers={"HX-Request": "true"})
+    assert response["HX-Refresh"] == "true" and response.content == b""

@@ -233,8 +233,9 @@ def _send_attachment(request, attachment: Attachment, owner: Case | HomeTeaching
 def _send_file(request, owner: Case | HomeTeachingPlan, obj, what: str, path, **response) -> FileResponse:
     """A case's or a plan's file, its download audited: notices, photos of a child's home and scans of a
     disability certificate are the child's file."""
+    handle = open(path, "rb")  # noqa: SIM115 (FileResponse closes it); opened first: a missing file is no download
     audit_record(actor=request.user, action="export", obj=obj, chain=owner.county.prefix, summary=f"下载{what}（{owner.child.name}）")
-    return FileResponse(open(path, "rb"), **response)  # noqa: SIM115
+    return FileResponse(handle, **response)
 
 
 def attachment_download(request, case_id: int, attachment_id: int):

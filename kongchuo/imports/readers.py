@@ -337,7 +337,7 @@ def _csv_rows(path) -> Iterator[list]:
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
 
 
-_SMALLEST_ROW = len(b'<row r="1"><c r="A1"><v>1</v></c></row>')  # a row of one cell in sheet XML
+_SMALLEST_ROW = len(b"<row><c><v>1</v></c></row>")  # a row of one cell in sheet XML (r= attributes are optional)
 
 
 def estimate_rows(path: str | os.PathLike, kind: str) -> int | None:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -46,6 +47,13 @@ def match_home(request):
     runs = _runs(request.user)[:10]
     latest = runs[0] if runs else None
     running = latest is not None and latest.status in (MatchRun.Status.QUEUED, MatchRun.Status.RUNNING)
+    if request.headers.get("HX-Request"):
+        # The status line polls every 2 s while a run is going (nothing is swapped in); once it has finished the
+        # page reloads itself.
+        response = HttpResponse()
+        if not running:
+            response["HX-Refresh"] = "true"
+        return response
     context = {
         "table": category_township_table(findings),
         "runs": runs,
@@ -56,12 +64,6 @@ def match_home(request):
         "today": timezone.localdate(),
         "pending_review": LinkCandidate.objects.filter(status=LinkCandidate.Status.PENDING, left__in=children_for(request.user)).count(),
     }
-    if request.headers.get("HX-Request") and not running:
-        from django.http import HttpResponse
-
-        response = HttpResponse()
-        response["HX-Refresh"] = "true"
-        return response
     return render(request, "matching/home.html", context)
 
 
