@@ -329,9 +329,8 @@ _PINYIN, _INITIALS, _TOWNSHIP = _COLUMN["name_pinyin"], _COLUMN["name_initials"]
 def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: Division | None) -> tuple:
     """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin)."""
     row = ctx.child_template.copy()
-    db_value = ctx.db_value
     for name, value in incoming.items():
-        row[_COLUMN[name]] = value if type(value) is str else db_value(value)
+        row[_COLUMN[name]] = ctx.db_value(value)
     if key[0] == "id":
         row[_ID], row[_ID_STATUS] = key[1], Child.IdStatus.VALID.value
     else:

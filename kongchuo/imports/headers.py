@@ -326,8 +326,8 @@ def is_footer_row(row: list) -> bool:
     return any(re.match(r"^(日期|时间):", t) for t in raw)
 
 
-def iter_records(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row index, {field: cell}) for each data row of a sheet, from `match.data_start` on.
+def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, list]]:
+    """(row index, row) for each data row of a sheet, from `match.data_start` on.
 
     `rows` is the whole sheet from its first row (the same iterator the header was read from is fine if
     it is restarted, or use itertools.chain(head, rest)). Blank rows, footer rows and repeated headers are
@@ -336,4 +336,10 @@ def iter_records(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int
     for index, row in enumerate(rows):
         if index < match.data_start or is_blank_row(row) or is_footer_row(row) or match.is_header_repeat(row):
             continue
+        yield index, row
+
+
+def iter_records(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row index, {field: cell}) for each data row of a sheet (iter_data_rows)."""
+    for index, row in iter_data_rows(rows, match):
         yield index, match.record(row)

@@ -28,7 +28,7 @@ from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.imports import readers
 from kongchuo.imports.apply import Context
-from kongchuo.imports.headers import HeaderNotFound, detect_header, is_blank_row, is_footer_row
+from kongchuo.imports.headers import HeaderNotFound, detect_header, iter_data_rows
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.records import clean_record, columns_for, settle_identity
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
@@ -212,7 +212,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                     }
                 )
                 columns = columns_for(match.columns)
-                rows = _data_rows(itertools.chain(head, sheet.rows), match)
+                rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
                 records = (_record(ctx, spec, labels, columns, index, row) for index, row in rows)
                 while chunk := list(itertools.islice(records, CHUNK)):
                     good = []
@@ -323,14 +323,6 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
-
-
-def _data_rows(rows, match):
-    """(index, raw row) for each data row: blank, footer and repeated header rows skipped."""
-    for index, row in enumerate(rows):
-        if index < match.data_start or is_blank_row(row) or is_footer_row(row) or match.is_header_repeat(row):
-            continue
-        yield index, row
 
 
 def _record(ctx, spec, labels, columns, index, row):

@@ -15,8 +15,6 @@ from kongchuo.matching import rules as R
 from kongchuo.matching.models import LIVE_STATUSES, Finding, LinkCandidate, MatchRun, Verification
 from kongchuo.places.models import Division
 
-LIVE = LIVE_STATUSES
-
 
 def _person_records(data: R.CountyData) -> list[dict]:
     """The children as the linkage engine wants them (PERSON_COLUMNS)."""
@@ -122,7 +120,7 @@ def match_run(
 
 
 def _fold(run: MatchRun, county: Division, drafts: list[R.Draft]) -> dict:
-    live = {f.key: f for f in Finding.objects.filter(county=county, status__in=LIVE)}
+    live = {f.key: f for f in Finding.objects.filter(county=county, status__in=LIVE_STATUSES)}
     excluded = set(Finding.objects.filter(county=county, status=Finding.Status.EXCLUDED).values_list("key", flat=True))
     create, update, seen = [], [], set()
     for d in drafts:
@@ -163,7 +161,7 @@ def _fold(run: MatchRun, county: Division, drafts: list[R.Draft]) -> dict:
 @transaction.atomic
 def finding_exclude(*, actor, finding: Finding, reason: str, note: str, evidence=None) -> Verification:
     """Exclude a finding: nothing is excluded without a reason, a note and a person."""
-    if finding.status not in LIVE:
+    if finding.status not in LIVE_STATUSES:
         raise ValidationError("该发现已处理，不能重复核查")
     if reason not in Verification.Reason.values:
         raise ValidationError({"reason": "请选择排除原因"})
