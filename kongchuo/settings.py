@@ -221,3 +221,8 @@ KONGCHUO_DEFAULT_PAGE_SIZE = 50
 KONGCHUO_MAKE_PDF = envbool("KONGCHUO_MAKE_PDF", True)  # PDFs of issued documents when LibreOffice is installed
 # How `kongchuo remind` reaches people (dotted paths of classes with send(user, title, body, url); see cases/notify.py).
 KONGCHUO_NOTIFIERS = envlist("KONGCHUO_NOTIFIERS", ["kongchuo.cases.notify.InAppNotifier"])
+# An import of a file this many rows or larger reads and cleans it in a second process while the first writes
+# (kongchuo/imports/prepare.py); KONGCHUO_IMPORT_PROCESS_ROWS=off keeps every import in one process.
+KONGCHUO_IMPORT_PROCESS_ROWS = (
+    None if os.getenv("KONGCHUO_IMPORT_PROCESS_ROWS") == "off" else envint("KONGCHUO_IMPORT_PROCESS_ROWS", 20_000)
+)

@@ -117,14 +117,30 @@ class Kongchuo:
         return {}
 
 
+def group_members(group: int) -> list[int]:
+    """The processes of a process group (Linux /proc), zombies excluded."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            members.append(int(stat.parent.name))
+    return members
+
+
 def kill_mid_import(kongchuo: Kongchuo, path: Path) -> dict:
-    """Start importing `path`, SIGKILL the process once enough rows are written; returns its last progress."""
+    """Start importing `path`, SIGKILL the importing process (not the process that prepares its rows, which it
+    forked for a list this large) once enough rows are written; returns its last progress and the size of its
+    process group just before the kill. The preparing process must not outlive it."""
     process = subprocess.Popen(
         kongchuo.command("import", "household", str(path), "--county", COUNTY),
         env=kongchuo.env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the preparing process is found there
     )
     try:
         deadline = time.monotonic() + STEP_TIMEOUT
@@ -134,13 +150,20 @@ def kill_mid_import(kongchuo: Kongchuo, path: Path) -> dict:
             if time.monotonic() > deadline:
                 pytest.fail(f"no progress past {done} in {STEP_TIMEOUT} s")
             time.sleep(0.01)
+        processes = len(group_members(process.pid))
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=STEP_TIMEOUT) == -signal.SIGKILL
-        return done
+        while left := group_members(process.pid):
+            if time.monotonic() > deadline:
+                pytest.fail(f"processes {left} outlived the killed import")
+            time.sleep(0.05)
+        return {**done, "processes": processes}
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=STEP_TIMEOUT)
+        for pid in group_members(process.pid):
+            os.kill(pid, signal.SIGKILL)
         process.stderr.close()
 
 
@@ -178,6 +201,7 @@ def test_killing_an_import_leaves_the_database_as_before(tmp_path, database_url)
     big = write_list(tmp_path / "big.csv", range(100, 100 + BIG_ROWS))
     progress = kill_mid_import(kongchuo, big)
     assert progress["rows"] >= KILL_AFTER_ROWS
+    assert progress["processes"] == 2  # the list was prepared in a second process (kongchuo/imports/prepare.py)
     # On SQLite the kill came while the list's secondary indexes were dropped (kongchuo.core.bulkload):
     # they are back, as they were, with everything else.
     assert (progress["indexes_deferred"] > 0) == (database_url is None)

@@ -13,7 +13,7 @@ from python_calamine import CalamineWorkbook
 from kongchuo.attendance.models import AttendanceRecord
 from kongchuo.core.choices import Source
 from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
-from kongchuo.imports import services
+from kongchuo.imports import prepare
 from kongchuo.imports.models import ColumnMapping, IdentityConflict, ImportBatch, RowIssue
 from kongchuo.imports.services import ImportFailed, import_run, import_store
 from kongchuo.people.identity import compose_id_number
@@ -89,7 +89,7 @@ def test_reimporting_the_same_file_changes_nothing(world, tmp_path):
 
 
 def test_a_person_repeated_chunks_later_is_flagged_once_not_merged_again(world, tmp_path, monkeypatch):
-    monkeypatch.setattr(services, "CHUNK", 2)  # the repeat lands in a later chunk than the first row
+    monkeypatch.setattr(prepare, "CHUNK", 2)  # the repeat lands in a later chunk than the first row
     rows = household_rows()
     rows.insert(5, list(rows[2]))  # 刘小军 again, as row 6
     batch, summary = run(world, "household", household_file(tmp_path, rows))
@@ -385,7 +385,7 @@ def test_a_child_without_an_id_renamed_by_a_list_is_found_under_the_new_name_chu
     assert summary["created"] == 1, list(batch.issues.values_list("message", flat=True))
     ma = Child.objects.get(name="马小梅", birth_date=B3)
     assert ma.id_number_status == Child.IdStatus.PENDING
-    monkeypatch.setattr(services, "CHUNK", 1)
+    monkeypatch.setattr(prepare, "CHUNK", 1)
     again = [
         header,
         ["马晓梅", "女", B3, "", "L5002292025001", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],  # found by 学籍号, renamed
@@ -399,7 +399,7 @@ def test_a_child_without_an_id_renamed_by_a_list_is_found_under_the_new_name_chu
 def test_a_child_without_an_id_added_with_a_student_number_is_found_by_name_chunks_later(world, tmp_path, monkeypatch):
     """A row that names a new child without an ID by name, birth date and 学籍号, then a later row (a later chunk)
     by name and birth date only: the same child, not a second one."""
-    monkeypatch.setattr(services, "CHUNK", 1)
+    monkeypatch.setattr(prepare, "CHUNK", 1)
     header = registry_rows()[0]
     rows = [
         header,

@@ -30,6 +30,7 @@ class Record:
     error: tuple[str, str] | None = None  # (column label, reason) when rejected
     id_raw: str = ""  # the unusable ID value kept for review
     id_checked: IdNumber | None = None  # what cleaning the ID number learnt (birth date, gender)
+    pinyin: tuple[str, str] | None = None  # the name's (pinyin, initials), worked out while preparing
 
     def reject(self, column: str, message: str) -> None:
         if self.error is None:
@@ -38,6 +39,11 @@ class Record:
     @property
     def rejected(self) -> bool:
         return self.error is not None
+
+    def __reduce__(self):
+        # What an import's writing half needs, as a plain tuple (preparing in a child process pickles every record):
+        # not `id_checked`, which only settle_identity reads.
+        return (Record, (self.row, self.raw, self.values, self.repairs, self.flags, self.error, self.id_raw, None, self.pinyin))
 
     def original(self) -> list:
         return [_plain(c) for c in self.raw]

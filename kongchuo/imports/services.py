@@ -8,9 +8,9 @@ is applied whole or not at all. Killing the process mid-run leaves the database 
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
-import itertools
 import json
 import shutil
 import uuid
@@ -28,13 +28,11 @@ from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.imports import readers
 from kongchuo.imports.apply import Context
-from kongchuo.imports.headers import HeaderNotFound, detect_header, iter_data_rows
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
-from kongchuo.imports.records import clean_record, columns_for, settle_identity
+from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.places.models import Division
 
-CHUNK = 2000
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 LIAISON_SOURCES = {
     Department.POLICE: {ImportSource.HOUSEHOLD},
@@ -193,66 +191,56 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES) as deferred,
         ):
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
-            done, header_error = 0, ""
-            for sheet in readers.iter_sheets(path, kind=batch.file_type, checked=True):
-                head = list(itertools.islice(sheet.rows, 20))
-                try:
-                    match = detect_header(head, spec.fields, required=spec.required, override=_mapping_for(batch) or None)
-                except HeaderNotFound as exc:
-                    header_error = header_error or f"工作表“{sheet.name}”：{exc}"
-                    continue  # a notes or summary sheet beside the data
-                labels = {f: match.labels[i] for f, i in match.columns.items()}
-                sheets_used.append(
-                    {
-                        "sheet": sheet.name,
-                        "header_rows": [r + 1 for r in match.header_rows],
-                        "columns": labels,
-                        "unknown": match.unknown,
-                        "labels": [str(x) for x in match.labels],
-                    }
-                )
-                columns = columns_for(match.columns)
-                rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
-                records = (_record(ctx, spec, labels, columns, index, row) for index, row in rows)
-                while chunk := list(itertools.islice(records, CHUNK)):
-                    good = []
-                    for record in chunk:
-                        for column, note in record.repairs:
-                            repairs.setdefault((column, note), []).append(record.row)
-                        if record.rejected:
-                            counts["rejected"] += 1
-                            issues.append(
-                                RowIssue(
-                                    batch=batch,
-                                    row=record.row,
-                                    column=record.error[0],
-                                    kind=RowIssue.Kind.REJECTED,
-                                    message=record.error[1][:300],
-                                    raw=record.original(),
-                                )
+            done, header_error, labels = 0, "", {}
+            events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
+            for event in in_child_process(events) if worth_a_process(total) else events():
+                if event[0] == "skipped":
+                    header_error = header_error or event[1]
+                    continue
+                if event[0] == "sheet":
+                    sheets_used.append(event[1])
+                    labels = event[2]
+                    continue
+                good = []
+                for record in event[1]:
+                    if not record.rejected:
+                        spec.check(ctx, record, labels)
+                    for column, note in record.repairs:
+                        repairs.setdefault((column, note), []).append(record.row)
+                    if record.rejected:
+                        counts["rejected"] += 1
+                        issues.append(
+                            RowIssue(
+                                batch=batch,
+                                row=record.row,
+                                column=record.error[0],
+                                kind=RowIssue.Kind.REJECTED,
+                                message=record.error[1][:300],
+                                raw=record.original(),
                             )
-                        else:
-                            good.append(record)
-                    outcomes = spec.apply(ctx, good, labels) if good else []
-                    for record, outcome in zip(good, outcomes, strict=True):
-                        counts[outcome] += 1
-                        for column, message in record.flags:
-                            counts["flagged"] += 1
-                            issues.append(
-                                RowIssue(
-                                    batch=batch,
-                                    row=record.row,
-                                    column=column,
-                                    kind=RowIssue.Kind.FLAGGED,
-                                    message=message[:300],
-                                    raw=record.original(),
-                                )
+                        )
+                    else:
+                        good.append(record)
+                outcomes = spec.apply(ctx, good, labels) if good else []
+                for record, outcome in zip(good, outcomes, strict=True):
+                    counts[outcome] += 1
+                    for column, message in record.flags:
+                        counts["flagged"] += 1
+                        issues.append(
+                            RowIssue(
+                                batch=batch,
+                                row=record.row,
+                                column=column,
+                                kind=RowIssue.Kind.FLAGGED,
+                                message=message[:300],
+                                raw=record.original(),
                             )
-                    done += len(chunk)
-                    counts["rows"] = done
-                    write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred))
-                    if on_progress:
-                        on_progress(done)
+                        )
+                done += len(event[1])
+                counts["rows"] = done
+                write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred))
+                if on_progress:
+                    on_progress(done)
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             summary = _summary(counts, ctx, repairs, sheets_used)
@@ -323,15 +311,6 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
-
-
-def _record(ctx, spec, labels, columns, index, row):
-    record = clean_record(index + 1, row, columns, labels)
-    if spec.person:
-        settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
-    if not record.rejected:
-        spec.check(ctx, record, labels)
-    return record
 
 
 def _summary(counts: Counter, ctx, repairs, sheets) -> dict:

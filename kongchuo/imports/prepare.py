@@ -1,0 +1,136 @@
+"""The first half of an import, which needs no database: read the file, find each sheet's header, tell data
+rows from titles and footers, clean every cell and settle who each row is.
+
+`prepared` yields what the second half (services.import_run: checks against the county's places and
+schools, then writing) consumes, as events:
+
+    ("skipped", message)          a sheet without a recognisable header (a notes or summary sheet)
+    ("sheet", info, labels)       a data sheet begins: what was found in its header, {field: column label}
+    ("records", [Record, …])      up to CHUNK cleaned rows of that sheet
+
+A large file is prepared in a child process (`in_child_process`) while this one writes what it has
+already been given: on a 200,000-row list the two halves take about as long as each other, and a county
+server has more than one core. The child is forked, so it starts at once with Django set up and shares
+nothing it could change: it never touches the database connection it inherits, and it dies with a broken
+pipe when the importing process dies (a killed import leaves the database as it was, whichever process
+holds what).
+"""
+
+import itertools
+import multiprocessing
+import os
+import pickle
+import traceback
+from collections.abc import Callable, Iterator
+
+from django.conf import settings
+
+from kongchuo.imports import readers
+from kongchuo.imports.headers import HeaderNotFound, detect_header, iter_data_rows
+from kongchuo.imports.records import Record, clean_record, columns_for, settle_identity
+from kongchuo.people.names import name_pinyin
+
+CHUNK = 2000
+HEAD_ROWS = 20  # where a header is looked for
+
+
+def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]:
+    """The events of one file (see the module's docstring); raises readers.FileRejected for a file it cannot read."""
+    for sheet in readers.iter_sheets(path, kind=kind, checked=True):
+        head = list(itertools.islice(sheet.rows, HEAD_ROWS))
+        try:
+            match = detect_header(head, spec.fields, required=spec.required, override=override or None)
+        except HeaderNotFound as exc:
+            yield ("skipped", f"工作表“{sheet.name}”：{exc}")
+            continue
+        labels = {f: match.labels[i] for f, i in match.columns.items()}
+        info = {
+            "sheet": sheet.name,
+            "header_rows": [r + 1 for r in match.header_rows],
+            "columns": labels,
+            "unknown": match.unknown,
+            "labels": [str(x) for x in match.labels],
+        }
+        yield ("sheet", info, labels)
+        columns = columns_for(match.columns)
+        rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
+        while chunk := list(itertools.islice(rows, CHUNK)):
+            yield ("records", [_cleaned(spec, labels, columns, index, row) for index, row in chunk])
+
+
+def _cleaned(spec, labels, columns, index: int, row: list) -> Record:
+    record = clean_record(index + 1, row, columns, labels)
+    if spec.person:
+        settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
+        if not record.rejected:
+            record.pinyin = name_pinyin(record.values["name"])  # here, not in the writing half: it is a tenth of the work
+    return record
+
+
+def worth_a_process(estimated_rows: int | None) -> bool:
+    """Whether to prepare in a child process: for a large file (settings.KONGCHUO_IMPORT_PROCESS_ROWS rows or
+    more; None turns it off), on a machine with a core to spare. A file that does not say how many rows it
+    has (legacy .xls) is prepared here."""
+    least = settings.KONGCHUO_IMPORT_PROCESS_ROWS
+    if least is None or estimated_rows is None or estimated_rows < least:
+        return False
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def in_child_process(produce: Callable[[], Iterator]) -> Iterator:
+    """The items of `produce()`, made in a forked child process and passed back through a pipe, the child
+    running at most one item ahead (the pipe's send blocks until this process reads). An exception in the
+    child is raised here; closing this generator early stops the child."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_send_all, args=(produce, sender, receiver), name="kongchuo-import-prepare", daemon=True)
+    child.start()
+    sender.close()  # only the child writes: when it is gone, recv() sees the end of the pipe
+    try:
+        while True:
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"准备数据的子进程意外退出（退出码 {_exit_code(child)}）") from None
+            if kind == "done":
+                return
+            if kind == "raised":
+                raise payload
+            yield payload
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+
+
+def _send_all(produce: Callable[[], Iterator], sender, receiver) -> None:
+    # The fork gave this process the reading end too: with it open, a send into a full pipe whose reader has
+    # been killed would wait for ever instead of failing.
+    receiver.close()
+    try:
+        for item in produce():
+            sender.send(("item", item))
+        sender.send(("done", None))
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the importing process stopped reading (it failed, or was killed): nothing to tell
+    except BaseException as exc:  # noqa: BLE001 — every failure goes back to the importing process
+        try:
+            sender.send(("raised", _portable(exc)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` as the other process can unpickle it, with the child's traceback as a note."""
+    try:
+        portable = pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 — an exception type that does not pickle
+        portable = RuntimeError(f"{type(exc).__name__}: {exc}")
+    portable.add_note("在准备数据的子进程中：\n" + "".join(traceback.format_exception(exc)))
+    return portable
+
+
+def _exit_code(child) -> int | None:
+    child.join(timeout=5)
+    return child.exitcode

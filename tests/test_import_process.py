@@ -1,0 +1,148 @@
+"""A large file is read and cleaned in a forked child process while the importing process writes
+(kongchuo/imports/prepare.py). These tests force that path on small messy files
+(KONGCHUO_IMPORT_PROCESS_ROWS = 0) and check it gives exactly what the one-process path gives, that a
+failure on either side fails the import whole and leaves no process behind."""
+
+import dataclasses
+import multiprocessing
+import os
+
+import pytest
+
+from kongchuo.imports import prepare, readers
+from kongchuo.imports.models import ImportBatch, RowIssue
+from kongchuo.imports.services import ImportFailed, import_run, import_store
+from kongchuo.imports.sources import SPECS
+from tests.imports_messy_files import write_xlsx
+from tests.test_imports import domain_state, household_rows
+
+NOTES = [["填表说明"], ["1. 本表由派出所填报"], ["2. 身份证号请设为文本格式"]]  # a sheet without a header, before the data
+
+
+def messy_household(tmp_path, name="household.xlsx"):
+    rows = household_rows()
+    rows.insert(5, list(rows[2]))  # 刘小军 again, as row 6: flagged as the same person, a chunk later
+    rows.insert(3, ["张三", "男", "汉", "2015.3.5", "", "", "不存在乡", "", "", ""])  # unknown township: flagged
+    rows.insert(4, ["", "男", "汉", "", "", "", "巴山镇", "", "", ""])  # identifies no one: rejected
+    return write_xlsx(tmp_path / name, {"说明": NOTES, "花名册": rows})
+
+
+def run(path, world, dry_run):
+    batch = import_store(actor=world.users["county_staff"], source="household", upload=path, file_name=path.name)
+    summary = import_run(batch=batch, actor=world.users["county_staff"], dry_run=dry_run)
+    issues = list(batch.issues.order_by("row", "kind", "column").values_list("row", "kind", "column", "message", "raw"))
+    return batch, summary, issues
+
+
+@pytest.fixture
+def in_child(settings, monkeypatch):
+    """Every import prepared in a child process, chunks of two rows, and a note of which process cleaned each."""
+    settings.KONGCHUO_IMPORT_PROCESS_ROWS = 0
+    monkeypatch.setattr(prepare, "CHUNK", 2)
+    original = prepare._cleaned
+
+    def cleaned(*args):
+        record = original(*args)
+        record.repairs.append(("", f"pid {os.getpid()}"))  # travels back with the record
+        return record
+
+    monkeypatch.setattr(prepare, "_cleaned", cleaned)
+
+
+def pids(summary):
+    return {int(r["message"].split()[1]) for r in summary["repairs"] if r["message"].startswith("pid ")}
+
+
+def without_pids(summary):
+    return {**summary, "repairs": [r for r in summary["repairs"] if not r["message"].startswith("pid ")]}
+
+
+def test_a_file_prepared_in_a_child_process_imports_exactly_as_in_one(world, tmp_path, settings, monkeypatch, in_child):
+    path = messy_household(tmp_path)
+    _, child_summary, child_issues = run(path, world, dry_run=True)
+    assert pids(child_summary) and os.getpid() not in pids(child_summary)  # the rows were really cleaned elsewhere
+
+    settings.KONGCHUO_IMPORT_PROCESS_ROWS = None
+    _, here_summary, here_issues = run(path, world, dry_run=True)
+    assert pids(here_summary) == {os.getpid()}
+    assert without_pids(child_summary) == without_pids(here_summary)
+    assert child_issues == here_issues
+    kinds = {(row, kind) for row, kind, *_ in here_issues}
+    assert {(4, RowIssue.Kind.FLAGGED), (5, RowIssue.Kind.REJECTED), (8, RowIssue.Kind.FLAGGED)} <= kinds
+    assert child_summary["sheets"][0]["sheet"] == "花名册" and child_summary["rejected"] == 1
+
+    # Without the row that identifies no one, the file applies through the child process too.
+    rows = household_rows()
+    rows.insert(5, list(rows[2]))
+    settings.KONGCHUO_IMPORT_PROCESS_ROWS = 0
+    batch, summary, issues = run(write_xlsx(tmp_path / "good.xlsx", {"说明": NOTES, "花名册": rows}), world, dry_run=False)
+    assert (batch.status, summary["created"], summary["unchanged"], summary["rejected"]) == (ImportBatch.Status.APPLIED, 3, 1, 0)
+    assert "与第3行为同一人" in dict((row, message) for row, _, _, message, _ in issues)[6]
+    assert multiprocessing.active_children() == []
+
+
+def failing_on_row(row, exc=None):
+    """clean_record raising `exc` on Excel row `row` (or, without one, the process exiting with code 7)."""
+    original = prepare.clean_record
+
+    def clean_record(index, *args):
+        if index == row:
+            if exc is None:
+                os._exit(7)
+            raise exc
+        return original(index, *args)
+
+    return clean_record
+
+
+def test_an_error_while_preparing_fails_the_import_whole_with_its_message(world, tmp_path, monkeypatch, in_child):
+    before = domain_state()
+    monkeypatch.setattr(prepare, "clean_record", failing_on_row(7, ValueError("第7行读不懂")))
+    with pytest.raises(ValueError, match="第7行读不懂") as raised:
+        run(messy_household(tmp_path), world, dry_run=False)
+    assert any("在准备数据的子进程中" in note and "clean_record" in note for note in raised.value.__notes__)
+    batch = ImportBatch.objects.get()
+    assert batch.status == ImportBatch.Status.FAILED and "第7行读不懂" in batch.message
+    assert domain_state() == before
+    assert multiprocessing.active_children() == []
+
+
+def test_a_file_the_child_process_rejects_is_rejected_with_the_readers_message(world, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(prepare, "clean_record", failing_on_row(7, readers.FileRejected("无法读取第 1 个工作表：损坏")))
+    with pytest.raises(ImportFailed, match="无法读取第 1 个工作表"):
+        run(messy_household(tmp_path), world, dry_run=False)
+    assert ImportBatch.objects.get().status == ImportBatch.Status.REJECTED
+
+
+def test_a_child_process_that_dies_fails_the_import(world, tmp_path, monkeypatch, in_child):
+    before = domain_state()
+    monkeypatch.setattr(prepare, "clean_record", failing_on_row(7))
+    with pytest.raises(RuntimeError, match="子进程意外退出（退出码 7）"):
+        run(messy_household(tmp_path), world, dry_run=False)
+    assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
+    assert domain_state() == before
+
+
+def test_a_failure_while_writing_stops_the_child_process(world, tmp_path, monkeypatch, in_child):
+    before = domain_state()
+    calls = []
+
+    def apply(ctx, records, labels):
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise OSError("磁盘已满")
+        return SPECS["household"].apply(ctx, records, labels)
+
+    monkeypatch.setitem(SPECS, "household", dataclasses.replace(SPECS["household"], apply=apply))
+    with pytest.raises(OSError, match="磁盘已满"):
+        run(messy_household(tmp_path), world, dry_run=False)
+    assert multiprocessing.active_children() == []  # killed and reaped, not left reading a file nobody wants
+    assert domain_state() == before
+
+
+def test_small_or_unsized_files_and_a_setting_of_none_stay_in_one_process(settings):
+    settings.KONGCHUO_IMPORT_PROCESS_ROWS = 20_000
+    assert not prepare.worth_a_process(19_999) and not prepare.worth_a_process(None)
+    assert prepare.worth_a_process(20_000) == ((os.cpu_count() or 1) > 1)
+    settings.KONGCHUO_IMPORT_PROCESS_ROWS = None
+    assert not prepare.worth_a_process(10**6)
