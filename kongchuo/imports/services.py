@@ -193,54 +193,21 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
             done, header_error, labels = 0, "", {}
             events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
-            for event in in_child_process(events) if worth_a_process(total) else events():
-                if event[0] == "skipped":
-                    header_error = header_error or event[1]
-                    continue
-                if event[0] == "sheet":
-                    sheets_used.append(event[1])
-                    labels = event[2]
-                    continue
-                good = []
-                for record in event[1]:
-                    if not record.rejected:
-                        spec.check(ctx, record, labels)
-                    for column, note in record.repairs:
-                        repairs.setdefault((column, note), []).append(record.row)
-                    if record.rejected:
-                        counts["rejected"] += 1
-                        issues.append(
-                            RowIssue(
-                                batch=batch,
-                                row=record.row,
-                                column=record.error[0],
-                                kind=RowIssue.Kind.REJECTED,
-                                message=record.error[1][:300],
-                                raw=record.original(),
-                            )
-                        )
+            stream = in_child_process(events) if worth_a_process(total) else events()
+            with contextlib.closing(stream):  # a failure below stops the child process at once
+                for event in stream:
+                    if event[0] == "skipped":
+                        header_error = header_error or event[1]
+                    elif event[0] == "sheet":
+                        sheets_used.append(event[1])
+                        labels = event[2]
                     else:
-                        good.append(record)
-                outcomes = spec.apply(ctx, good, labels) if good else []
-                for record, outcome in zip(good, outcomes, strict=True):
-                    counts[outcome] += 1
-                    for column, message in record.flags:
-                        counts["flagged"] += 1
-                        issues.append(
-                            RowIssue(
-                                batch=batch,
-                                row=record.row,
-                                column=column,
-                                kind=RowIssue.Kind.FLAGGED,
-                                message=message[:300],
-                                raw=record.original(),
-                            )
-                        )
-                done += len(event[1])
-                counts["rows"] = done
-                write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred))
-                if on_progress:
-                    on_progress(done)
+                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues)
+                        done += len(event[1])
+                        counts["rows"] = done
+                        write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred))
+                        if on_progress:
+                            on_progress(done)
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             summary = _summary(counts, ctx, repairs, sheets_used)
@@ -311,6 +278,31 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
+def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list) -> None:
+    """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags."""
+    good = []
+    for record in records:
+        if not record.rejected:
+            spec.check(ctx, record, labels)
+        for column, note in record.repairs:
+            repairs.setdefault((column, note), []).append(record.row)
+        if record.rejected:
+            counts["rejected"] += 1
+            issues.append(_issue(ctx.batch, record, RowIssue.Kind.REJECTED, *record.error))
+        else:
+            good.append(record)
+    outcomes = spec.apply(ctx, good, labels) if good else []
+    for record, outcome in zip(good, outcomes, strict=True):
+        counts[outcome] += 1
+        for column, message in record.flags:
+            counts["flagged"] += 1
+            issues.append(_issue(ctx.batch, record, RowIssue.Kind.FLAGGED, column, message))
+
+
+def _issue(batch: ImportBatch, record, kind: str, column: str, message: str) -> RowIssue:
+    return RowIssue(batch=batch, row=record.row, column=column, kind=kind, message=message[:300], raw=record.original())
 
 
 def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
