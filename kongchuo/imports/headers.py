@@ -122,10 +122,12 @@ class HeaderMatch:
         """{field: cell} for one data row; a short row gives "" for the columns it lacks."""
         return {f: (row[i] if i < len(row) else "") for f, i in self.columns.items()}
 
-    def is_header_repeat(self, row: list) -> bool:
-        """A printout repeats its header (or one of its two rows) on every page; such rows are not data."""
+    def is_header_repeat(self, row: list, filled: list | None = None) -> bool:
+        """A printout repeats its header (or one of its two rows) on every page; such rows are not data.
+        (`filled`: the row's non-blank cells, when the caller has them.)"""
         # Most rows share no cell with the header: a set lookup settles them before any normalising.
-        if self.header_cells and self.header_cells.isdisjoint([c.strip() for c in row if isinstance(c, str)]):
+        cells = row if filled is None else filled
+        if self.header_cells and self.header_cells.isdisjoint([c.strip() for c in cells if isinstance(c, str)]):
             return False
         filled = hits = 0
         for j, cell in enumerate(row):
@@ -308,9 +310,17 @@ def is_blank_row(row: Iterable[Any]) -> bool:
     return all(_blank(c) for c in row)
 
 
+def _filled_cells(row: list) -> list:
+    """The row's non-blank cells, in order."""
+    return [c for c in row if c is not None and (not isinstance(c, str) or c.strip())]  # not _blank(c), inlined: every row comes here
+
+
 def is_footer_row(row: list) -> bool:
     """Signature lines (制表人：… 审核人：… 日期：…), totals (合计/总计), notes (备注/注：) under the data."""
-    filled = [c for c in row if c is not None and (not isinstance(c, str) or c.strip())]  # not _blank(c), inlined: every row comes here
+    return _is_footer(_filled_cells(row))
+
+
+def _is_footer(filled: list) -> bool:
     if not filled:
         return False
     if isinstance(filled[0], str) and normalise_label(filled[0]).startswith(_TOTAL_PREFIXES):
@@ -334,9 +344,11 @@ def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[i
     skipped.
     """
     for index, row in enumerate(rows):
-        if index < match.data_start or is_blank_row(row) or is_footer_row(row) or match.is_header_repeat(row):
+        if index < match.data_start:
             continue
-        yield index, row
+        filled = _filled_cells(row)  # once for the three tests: every row of the file comes here
+        if filled and not _is_footer(filled) and not match.is_header_repeat(row, filled):
+            yield index, row
 
 
 def iter_records(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, dict[str, Any]]]:
