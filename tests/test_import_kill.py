@@ -201,7 +201,8 @@ def test_killing_an_import_leaves_the_database_as_before(tmp_path, database_url)
     big = write_list(tmp_path / "big.csv", range(100, 100 + BIG_ROWS))
     progress = kill_mid_import(kongchuo, big)
     assert progress["rows"] >= KILL_AFTER_ROWS
-    assert progress["processes"] == 2  # the list was prepared in a second process (kongchuo/imports/prepare.py)
+    # The list was prepared in a second process (kongchuo/imports/prepare.py), where there is a core for it.
+    assert progress["processes"] == (2 if (os.cpu_count() or 1) > 1 else 1)
     # On SQLite the kill came while the list's secondary indexes were dropped (kongchuo.core.bulkload):
     # they are back, as they were, with everything else.
     assert (progress["indexes_deferred"] > 0) == (database_url is None)

@@ -4,16 +4,22 @@
 failure on either side fails the import whole and leaves no process behind."""
 
 import dataclasses
+import datetime as dt
 import multiprocessing
 import os
+import pickle
+import signal
+import threading
 
 import pytest
 
 from kongchuo.imports import prepare, readers
 from kongchuo.imports.models import ImportBatch, RowIssue
+from kongchuo.imports.records import Record
 from kongchuo.imports.services import ImportFailed, import_run, import_store
 from kongchuo.imports.sources import SPECS
-from tests.imports_messy_files import write_xlsx
+from kongchuo.people.identity import normalise_id_number
+from tests.imports_messy_files import ID1, write_csv, write_xlsx
 from tests.test_imports import domain_state, household_rows
 
 NOTES = [["填表说明"], ["1. 本表由派出所填报"], ["2. 身份证号请设为文本格式"]]  # a sheet without a header, before the data
@@ -39,6 +45,7 @@ def in_child(settings, monkeypatch):
     """Every import prepared in a child process, chunks of two rows, and a note of which process cleaned each."""
     settings.KONGCHUO_IMPORT_PROCESS_ROWS = 0
     monkeypatch.setattr(prepare, "CHUNK", 2)
+    monkeypatch.setattr(prepare, "_alone", lambda: True)  # a browser test's live server thread may still be running
     original = prepare._cleaned
 
     def cleaned(*args):
@@ -123,26 +130,85 @@ def test_a_child_process_that_dies_fails_the_import(world, tmp_path, monkeypatch
     assert domain_state() == before
 
 
-def test_a_failure_while_writing_stops_the_child_process(world, tmp_path, monkeypatch, in_child):
+def test_a_failure_while_writing_stops_the_child_process_at_once(world, tmp_path, monkeypatch, in_child):
+    """The child is still producing (it never runs out here) when the writing half fails: it is stopped (its
+    pipe closed, then killed) and reaped at once, not waited for."""
     before = domain_state()
+    pid_file = tmp_path / "child.pid"
+    real = prepare.prepared
+
+    def endless(*args, **kwargs):
+        pid_file.write_text(str(os.getpid()))
+        for event in real(*args, **kwargs):
+            while event[0] == "records":  # the first chunk, again and again
+                yield event
+            yield event
+
+    monkeypatch.setattr(prepare, "prepared", endless)
+    monkeypatch.setattr("kongchuo.imports.services.prepared", endless)
     calls = []
 
     def apply(ctx, records, labels):
         calls.append(len(records))
-        if len(calls) == 2:
+        if len(calls) == 3:
             raise OSError("磁盘已满")
         return SPECS["household"].apply(ctx, records, labels)
 
     monkeypatch.setitem(SPECS, "household", dataclasses.replace(SPECS["household"], apply=apply))
-    with pytest.raises(OSError, match="磁盘已满"):
-        run(messy_household(tmp_path), world, dry_run=False)
-    assert multiprocessing.active_children() == []  # killed and reaped, not left reading a file nobody wants
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the import waited for a child that never ends"))
+    signal.alarm(30)
+    try:
+        with pytest.raises(OSError, match="磁盘已满"):
+            run(messy_household(tmp_path), world, dry_run=False)
+    finally:
+        signal.alarm(0)
+    assert multiprocessing.active_children() == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)  # gone and reaped
     assert domain_state() == before
 
 
-def test_small_or_unsized_files_and_a_setting_of_none_stay_in_one_process(settings):
+def test_an_exception_that_does_not_pickle_still_reaches_the_importer(world, tmp_path, monkeypatch, in_child):
+    class LocalError(Exception):  # a local class: pickle cannot find it by name
+        pass
+
+    monkeypatch.setattr(prepare, "clean_record", failing_on_row(4, LocalError("奇怪的单元格")))
+    with pytest.raises(RuntimeError, match="LocalError: 奇怪的单元格"):
+        run(messy_household(tmp_path), world, dry_run=False)
+    assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
+
+
+def test_a_gbk_csv_is_prepared_in_the_child_process_too(world, tmp_path, in_child):
+    rows = [r for r in household_rows()[1:] if r]  # header and data, no title
+    _, summary, issues = run(write_csv(tmp_path / "户籍.csv", rows, encoding="gbk"), world, dry_run=False)
+    assert (summary["created"], summary["rejected"]) == (3, 0)
+    assert pids(summary) and os.getpid() not in pids(summary)
+
+
+def test_a_record_crosses_the_pipe_whole_but_for_what_only_preparing_needs():
+    record = Record(row=7, raw=["刘小军", 1.0, dt.date(2015, 3, 5)], values={"name": "刘小军", "birth_date": dt.date(2015, 3, 5)},
+                    repairs=[("姓名", "空格已去除")], flags=[("证件号", "证件号待核正")], error=("性别", "性别为空"), id_raw="5002",
+                    id_checked=normalise_id_number(ID1), pinyin=("liuxiaojun", "lxj"))
+    assert all(getattr(record, f.name) not in (f.default, None, [], {}, "") for f in dataclasses.fields(Record))  # every field set
+    back = pickle.loads(pickle.dumps(record))
+    assert back == dataclasses.replace(record, id_checked=None)
+    assert [f.name for f in dataclasses.fields(Record) if getattr(back, f.name) != getattr(record, f.name)] == ["id_checked"]
+
+
+def test_small_or_unsized_files_a_threaded_process_and_a_setting_of_none_stay_in_one_process(settings, monkeypatch):
     settings.KONGCHUO_IMPORT_PROCESS_ROWS = 20_000
+    monkeypatch.setattr(prepare, "_alone", lambda: True)
     assert not prepare.worth_a_process(19_999) and not prepare.worth_a_process(None)
     assert prepare.worth_a_process(20_000) == ((os.cpu_count() or 1) > 1)
     settings.KONGCHUO_IMPORT_PROCESS_ROWS = None
     assert not prepare.worth_a_process(10**6)
+    monkeypatch.undo()  # the real thread count from here
+    settings.KONGCHUO_IMPORT_PROCESS_ROWS = 0
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)  # as `kongchuo serve` runs tasks beside the web server's threads
+    thread.start()
+    try:
+        assert not prepare.worth_a_process(10**6)
+    finally:
+        stop.set()
+        thread.join()

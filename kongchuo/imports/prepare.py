@@ -11,15 +11,18 @@ schools, then writing) consumes, as events:
 A large file is prepared in a child process (`in_child_process`) while this one writes what it has
 already been given: on a 200,000-row list the two halves take about as long as each other, and a county
 server has more than one core. The child is forked, so it starts at once with Django set up and shares
-nothing it could change: it never touches the database connection it inherits, and it dies with a broken
-pipe when the importing process dies (a killed import leaves the database as it was, whichever process
-holds what).
+nothing it could change: it never touches the database connection it inherits, and the kernel kills it
+when the importing process dies (elsewhere than on Linux, the broken pipe does at its next send), so a
+killed import leaves the database as it was, whichever process holds what.
 """
 
+import ctypes
 import itertools
 import multiprocessing
 import os
 import pickle
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 
@@ -32,6 +35,7 @@ from kongchuo.people.names import name_pinyin
 
 CHUNK = 2000
 HEAD_ROWS = 20  # where a header is looked for
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]:
@@ -69,24 +73,40 @@ def _cleaned(spec, labels, columns, index: int, row: list) -> Record:
 
 def worth_a_process(estimated_rows: int | None) -> bool:
     """Whether to prepare in a child process: for a large file (settings.KONGCHUO_IMPORT_PROCESS_ROWS rows or
-    more; None turns it off), on a machine with a core to spare. A file that does not say how many rows it
-    has (legacy .xls) is prepared here."""
+    more; None turns it off), on a machine with a core to spare, from a process with no other thread.
+
+    A file that does not say how many rows it has (legacy .xls) is prepared here. So is every file imported
+    by `kongchuo serve`'s embedded task thread, beside the web server's threads: a fork copies only the
+    thread that forks, and a lock another thread held at that moment (one of stdout's, say) would stay
+    held in the child for ever. A separate `kongchuo db_worker` process has no such threads."""
     least = settings.KONGCHUO_IMPORT_PROCESS_ROWS
     if least is None or estimated_rows is None or estimated_rows < least:
         return False
-    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods()
+    return (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods() and _alone()
+
+
+def _alone() -> bool:
+    return threading.active_count() == 1
 
 
 def in_child_process(produce: Callable[[], Iterator]) -> Iterator:
     """The items of `produce()`, made in a forked child process and passed back through a pipe, the child
-    running at most one item ahead (the pipe's send blocks until this process reads). An exception in the
-    child is raised here; closing this generator early stops the child."""
+    running ahead by at most what the pipe holds (its send blocks until this process reads). An exception in
+    the child is raised here; closing this generator early stops the child. If no process can be started,
+    the items are made here."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_send_all, args=(produce, sender, receiver), name="kongchuo-import-prepare", daemon=True)
-    child.start()
-    sender.close()  # only the child writes: when it is gone, recv() sees the end of the pipe
+    child = context.Process(
+        target=_send_all, args=(produce, sender, receiver, os.getpid()), name="kongchuo-import-prepare", daemon=True
+    )
     try:
+        try:
+            child.start()
+        except OSError:  # no memory or no process slot for a fork: slower, not failed
+            child = None
+            yield from produce()
+            return
+        sender.close()  # only the child writes: when it is gone, recv() sees the end of the pipe
         while True:
             try:
                 kind, payload = receiver.recv()
@@ -99,15 +119,20 @@ def in_child_process(produce: Callable[[], Iterator]) -> Iterator:
             yield payload
     finally:
         receiver.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
+        sender.close()
+        if child is not None:
+            if child.is_alive():
+                child.kill()
+            child.join()
 
 
-def _send_all(produce: Callable[[], Iterator], sender, receiver) -> None:
+def _send_all(produce: Callable[[], Iterator], sender, receiver, parent: int) -> None:
     # The fork gave this process the reading end too: with it open, a send into a full pipe whose reader has
     # been killed would wait for ever instead of failing.
     receiver.close()
+    # The importing process stops this one: Ctrl-C in a terminal reaches both, and is the importer's to handle.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
     try:
         for item in produce():
             sender.send(("item", item))
@@ -119,6 +144,18 @@ def _send_all(produce: Callable[[], Iterator], sender, receiver) -> None:
             sender.send(("raised", _portable(exc)))
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _die_with(parent: int) -> None:
+    """On Linux, have the kernel kill this process when the importing one dies, at once: not at its next send,
+    with the importer's database connection (inherited, never used) still open meanwhile."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the broken pipe stops it instead
+        return
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
 
 
 def _portable(exc: BaseException) -> BaseException:
