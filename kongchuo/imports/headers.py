@@ -129,15 +129,15 @@ class HeaderMatch:
         cells = row if filled is None else filled
         if self.header_cells and self.header_cells.isdisjoint([c.strip() for c in cells if isinstance(c, str)]):
             return False
-        filled = hits = 0
+        labelled = hits = 0
         for j, cell in enumerate(row):
             label = normalise_label(cell)
             if not label:
                 continue
-            filled += 1
+            labelled += 1
             if j < len(self.parts) and label in (self.parts[j][0], self.parts[j][1], "".join(self.parts[j])):
                 hits += 1
-        return hits == filled > 0 or (hits >= 2 and hits * 2 > filled)
+        return hits == labelled > 0 or (hits >= 2 and hits * 2 > labelled)
 
 
 def detect_header(

@@ -191,7 +191,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES) as deferred,
         ):
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
-            done, header_error, labels = 0, "", {}
+            header_error, labels = "", {}
             events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
             stream = in_child_process(events) if worth_a_process(total) else events()
             with contextlib.closing(stream):  # a failure below stops the child process at once
@@ -203,11 +203,12 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         labels = event[2]
                     else:
                         _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues)
-                        done += len(event[1])
-                        counts["rows"] = done
-                        write_progress(batch, rows=done, total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred))
+                        counts["rows"] += len(event[1])
+                        write_progress(
+                            batch, rows=counts["rows"], total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred)
+                        )
                         if on_progress:
-                            on_progress(done)
+                            on_progress(counts["rows"])
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             summary = _summary(counts, ctx, repairs, sheets_used)
