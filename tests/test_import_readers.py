@@ -266,3 +266,28 @@ def test_a_sheet_declaring_a_million_rows_is_not_taken_at_its_word(tmp_path):
             target.writestr(item, data)
     assert 251 <= estimate_rows(bloated, "xlsx") < 20_000
     assert estimate_rows(plain, "xlsx") == 251
+
+
+def test_streamed_xlsx_rows_are_calamines_rows(tmp_path):
+    """The streaming reader gives what calamine's whole-sheet reader gives (numbers may come as int), title rows,
+    blank rows and columns, dates and all: the import reads every xlsx through it."""
+    import python_calamine
+
+    from kongchuo.imports import readers
+
+    path = messy.write_household_xlsx(tmp_path / "花名册.xlsx")
+    streamed = list(iter_sheets(path)[0].rows)
+    whole = list(readers._calamine_rows(python_calamine.CalamineWorkbook.from_path(str(path)), 0))
+
+    def trimmed(rows):
+        rows = [list(r) for r in rows]
+        for r in rows:
+            while r and r[-1] == "":
+                r.pop()
+        while rows and not rows[-1]:
+            rows.pop()
+        return rows
+
+    assert readers.python_calamine_plus is not None
+    assert len(streamed) > 10
+    assert trimmed(streamed) == trimmed(whole)

@@ -22,6 +22,11 @@ from pathlib import Path
 
 import python_calamine
 
+try:  # streams an xlsx sheet row by row; without it a sheet is loaded whole (docs/architecture.md, "Reading xlsx")
+    import python_calamine_plus
+except ImportError:  # pragma: no cover — an installation without the optional reader
+    python_calamine_plus = None
+
 MiB = 1024 * 1024
 KINDS = ("xlsx", "xls", "csv")
 _ACCEPTED = "请上传 .xlsx、.xls 或 .csv 文件"
@@ -258,7 +263,7 @@ def iter_sheets(path: str | os.PathLike, *, kind: str | None = None, checked: bo
     return [
         Sheet(
             name=meta.name,
-            rows=_calamine_rows(workbook, index),
+            rows=_xlsx_rows(path, index) if kind == "xlsx" and python_calamine_plus else _calamine_rows(workbook, index),
             index=index,
             visible=meta.visible == python_calamine.SheetVisibleEnum.Visible,
         )
@@ -279,6 +284,22 @@ def _calamine_rows(workbook, index: int) -> Iterator[list]:
     pad = [""] * sheet.start[1]
     for row in sheet.iter_rows():
         yield pad + row if pad else row
+
+
+def _xlsx_rows(path, index: int) -> Iterator[list]:
+    """The rows of an xlsx sheet as `_calamine_rows` gives them, streamed from the file: the first comes at once and
+    memory stays flat however long the sheet, where calamine's own reader parses the whole sheet first."""
+    try:
+        workbook = python_calamine_plus.CalamineWorkbook.from_path(os.fspath(path))
+        stream = workbook.stream_sheet_by_index(index)
+    except Exception as exc:
+        raise FileRejected(f"无法读取第 {index + 1} 个工作表：{exc}") from exc
+    try:
+        yield from stream
+    except Exception as exc:  # a sheet broken further down than where calamine opens it
+        raise FileRejected(f"无法读取第 {index + 1} 个工作表：{exc}") from exc
+    finally:
+        workbook.close()
 
 
 def csv_encoding(path: str | os.PathLike) -> str:
