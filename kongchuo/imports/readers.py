@@ -276,7 +276,7 @@ def _calamine_rows(workbook, index: int) -> Iterator[list]:
     try:
         sheet = workbook.get_sheet_by_index(index)
     except Exception as exc:
-        raise FileRejected(f"无法读取第 {index + 1} 个工作表：{exc}") from exc
+        raise _sheet_unreadable(index, exc) from exc
     if sheet.start is None:  # an empty sheet
         return
     # iter_rows pads the rows above the data with blank rows but starts each row at the first used
@@ -286,6 +286,10 @@ def _calamine_rows(workbook, index: int) -> Iterator[list]:
         yield pad + row if pad else row
 
 
+def _sheet_unreadable(index: int, exc: Exception) -> FileRejected:
+    return FileRejected(f"无法读取第 {index + 1} 个工作表：{exc}")
+
+
 def _xlsx_rows(path, index: int) -> Iterator[list]:
     """The rows of an xlsx sheet as `_calamine_rows` gives them, streamed from the file: the first comes at once and
     memory stays flat however long the sheet, where calamine's own reader parses the whole sheet first."""
@@ -293,11 +297,11 @@ def _xlsx_rows(path, index: int) -> Iterator[list]:
         workbook = python_calamine_plus.CalamineWorkbook.from_path(os.fspath(path))
         stream = workbook.stream_sheet_by_index(index)
     except Exception as exc:
-        raise FileRejected(f"无法读取第 {index + 1} 个工作表：{exc}") from exc
+        raise _sheet_unreadable(index, exc) from exc
     try:
         yield from stream
     except Exception as exc:  # a sheet broken further down than where calamine opens it
-        raise FileRejected(f"无法读取第 {index + 1} 个工作表：{exc}") from exc
+        raise _sheet_unreadable(index, exc) from exc
     finally:
         workbook.close()
 
