@@ -128,10 +128,36 @@ def test_constants_are_written_into_every_row(world):
     insert_rows(Guardian, ["child", "name"], [(child.pk, "甲"), (child.pk, "乙")], {"relation": odd, "phone": "", "order": 7})
     assert list(Guardian.objects.filter(order=7).order_by("pk").values_list("name", "relation", "phone")) == [
         ("甲", odd, ""), ("乙", odd, "")]
-    assert [sql_literal(v) for v in (None, True, 3, 2.5, "a'b%c")] == ["NULL", "1", "3", "2.5", "'a''b%%c'"]
+    assert [sql_literal(v) for v in (None, True, 3, 2.5, "a'b%c")] == ["NULL", "1", "3", "2.5", "'a''b%c'"]
     for unsafe in (b"x", float("nan"), "a\x00b", object()):
         with pytest.raises(TypeError):
             sql_literal(unsafe)
+
+
+@pytest.mark.parametrize("variable_limit", [None, 12])
+def test_rows_are_written_whole_and_in_order_across_statements(world, variable_limit):
+    """insert_rows splits rows into statements of ROWS_PER_STATEMENT (fewer where SQLite allows fewer bound
+    values per statement: a limit of 12 leaves two rows of five): every row lands once, in order, the last
+    statement shorter."""
+    from kongchuo.imports.apply import ROWS_PER_STATEMENT, insert_rows
+
+    child = Child.objects.first()
+    count = 2 * ROWS_PER_STATEMENT + 51
+    rows = [(child.pk, f"监护人{i}", "other", f"1380000{i:04d}", i) for i in range(count)]
+    driver = None
+    if variable_limit and connection.vendor == "sqlite":
+        import sqlite3
+
+        connection.ensure_connection()
+        driver = connection.connection
+        before = driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variable_limit)
+    try:
+        insert_rows(Guardian, ["child", "name", "relation", "phone", "order"], rows)
+    finally:
+        if driver is not None:
+            driver.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, before)
+    written = Guardian.objects.filter(relation="other", name__startswith="监护人").order_by("pk")
+    assert list(written.values_list("child_id", "name", "relation", "phone", "order")) == rows
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,7 +9,9 @@ disagree the field's precedence decides the kept value and an IdentityConflict r
 import datetime as dt
 import enum
 import functools
+import itertools
 import math
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -471,34 +473,45 @@ def _write_guardians(ctx: Context, results) -> None:
 # values instead (Context.db_value) and written in one statement per batch.
 
 
+ROWS_PER_STATEMENT = 200  # SQLite: one INSERT … VALUES (…), (…), … per this many rows
+
+
 def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple], constants: dict | None = None) -> None:
-    """INSERT rows of database-ready values: COPY on PostgreSQL, executemany on SQLite.
+    """INSERT rows of database-ready values: COPY on PostgreSQL, multi-row INSERT statements on SQLite.
 
     `constants` ({field: database-ready value}) go into every row too. SQLite gets them as literals in the
     statement instead of binding them row after row: sqlite3 binds each value through Python, and for
     people_child, whose every new row shares a dozen defaults, that is a third of the statement's cost.
 
-    (Multi-row INSERT … VALUES (…), (…) statements were measured too: a third faster into a table
-    without indexes, but slower than executemany into people_child with its live unique index.)"""
+    SQLite is given ROWS_PER_STATEMENT rows per statement, through the driver's own connection (qmark
+    placeholders, none of Django's rewriting of a statement this long): executemany's row-by-row steps
+    took three times as long into the tables of guardians and provenance, and a fifth longer into
+    people_child (measured 2026-12-01; docs/performance.md)."""
     if not rows:
         return
     constants = constants or {}
     meta, quote = model._meta, connection.ops.quote_name
     table = quote(meta.db_table)
     columns = ", ".join(quote(meta.get_field(f).column) for f in [*fields, *constants])
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            tail = tuple(constants.values())
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row + tail)
-        else:
-            values = ", ".join(["%s"] * len(fields) + [sql_literal(v) for v in constants.values()])
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({values})", rows)
+    if connection.vendor == "postgresql":
+        tail = tuple(constants.values())
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row + tail)
+        return
+    connection.ensure_connection()
+    driver = connection.connection
+    per = max(1, min(ROWS_PER_STATEMENT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // max(1, len(fields))))
+    one = "(" + ", ".join(["?"] * len(fields) + [sql_literal(v) for v in constants.values()]) + ")"
+    statement = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * per)
+    for start in range(0, len(rows), per):
+        part = rows[start : start + per]
+        sql = statement if len(part) == per else f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(part))
+        driver.execute(sql, list(itertools.chain.from_iterable(part)))
 
 
 def sql_literal(value) -> str:
-    """A database-ready value as an SQLite literal, as Django's cursor takes it (a % doubled)."""
+    """A database-ready value as an SQLite literal."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -508,7 +521,7 @@ def sql_literal(value) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return repr(value)
     if isinstance(value, str) and "\x00" not in value:
-        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+        return "'" + value.replace("'", "''") + "'"
     raise TypeError(f"no SQL literal for {value!r}")
 
 
