@@ -160,6 +160,15 @@ def test_rows_are_written_whole_and_in_order_across_statements(world, variable_l
     assert list(written.values_list("child_id", "name", "relation", "phone", "order")) == rows
 
 
+def test_a_refused_row_raises_djangos_error(world):
+    from django.db import IntegrityError
+
+    from kongchuo.imports.apply import insert_rows
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_rows(Guardian, ["child", "name", "relation", "phone", "order"], [(Child.objects.first().pk, None, "other", "", 1)])
+
+
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_it_refuses():
     if connection.vendor != "sqlite":

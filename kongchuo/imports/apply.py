@@ -493,21 +493,22 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple],
     meta, quote = model._meta, connection.ops.quote_name
     table = quote(meta.db_table)
     columns = ", ".join(quote(meta.get_field(f).column) for f in [*fields, *constants])
-    if connection.vendor == "postgresql":
-        tail = tuple(constants.values())
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row + tail)
-        return
     connection.ensure_connection()
-    driver = connection.connection
-    per = max(1, min(ROWS_PER_STATEMENT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // max(1, len(fields))))
-    one = "(" + ", ".join(["?"] * len(fields) + [sql_literal(v) for v in constants.values()]) + ")"
-    statement = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * per)
-    for start in range(0, len(rows), per):
-        part = rows[start : start + per]
-        sql = statement if len(part) == per else f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(part))
-        driver.execute(sql, list(itertools.chain.from_iterable(part)))
+    with connection.wrap_database_errors:  # the driver's errors as Django's (IntegrityError …), as through a cursor
+        if connection.vendor == "postgresql":
+            tail = tuple(constants.values())
+            with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row + tail)
+            return
+        driver = connection.connection
+        per = max(1, min(ROWS_PER_STATEMENT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // max(1, len(fields))))
+        one = "(" + ", ".join(["?"] * len(fields) + [sql_literal(v) for v in constants.values()]) + ")"
+        statement = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * per)
+        for start in range(0, len(rows), per):
+            part = rows[start : start + per]
+            sql = statement if len(part) == per else f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(part))
+            driver.execute(sql, list(itertools.chain.from_iterable(part)))
 
 
 def sql_literal(value) -> str:
