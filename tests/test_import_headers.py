@@ -202,6 +202,14 @@ def test_footer_rows_are_recognised(row):
         ["1", "王小明", "男", "2012-03-05", "500229201203050012", "汉族", "城口县"],
         ["王日期", "男"],  # a name is not a footer
         ["", "", ""],
+        # A department's short list: the words of a signature line in a child's remarks, not at the row's start.
+        ["丙甲", "500229201401023012", "孤儿", "监护人已签字确认"],
+        ["丙乙", "500229201401033026", "低保", "联系人：村主任"],
+        ["丙丙", "", "2014-01-04", "备注：户口待迁"],
+        ["", "何小一", "负责人签字后报送"],
+        # A total or signature word first, but an ID number in the row: a child, however odd the row.
+        ["合计", "500229201401023012"],
+        ["备注：新增", "丁一", 500229201401043011],
     ],
 )
 def test_data_rows_are_not_footers(row):

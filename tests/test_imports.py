@@ -216,6 +216,22 @@ def test_gbk_csv_department_lists_add_groups_and_disability(world, tmp_path):
     }
 
 
+def test_a_short_list_keeps_children_whose_remarks_read_like_a_signature_line(world, tmp_path):
+    """A civil-affairs list has three or four columns: a child's remark (监护人已签字确认, 联系人：…) must not make
+    the row a footer and drop the child without a word; the real footer below still goes."""
+    rows = [
+        ["姓名", "身份证号", "类别", "备注"],
+        ["刘小军", N1, "孤儿", "监护人已签字确认"],
+        ["王丽", N2, "低保", "联系人：村主任"],
+        ["马冬梅", N3, "低保", ""],
+        ["制表人：张三", "", "审核人：李四"],
+    ]
+    batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", rows))
+    assert (summary["rows"], summary["created"], summary["rejected"]) == (3, 3, 0)
+    assert set(GroupMembership.objects.filter(source=Source.CIVIL_AFFAIRS).values_list("child__id_number", "group")) == {
+        (N1, "orphan"), (N2, "minimum_living_allowance"), (N3, "minimum_living_allowance")}
+
+
 def test_attendance_links_known_students_and_keeps_unknown_ones(world, tmp_path):
     a = world.children["a"]
     rows = [

@@ -321,19 +321,35 @@ def is_footer_row(row: list) -> bool:
 
 
 def _is_footer(filled: list) -> bool:
-    if not filled:
+    """Whether a row's non-blank cells (`filled`) make a footer. It is said by the row's first cell: a
+    signature line starts with its word (制表人：…), a total with 合计, a note with 注/备注. The same words
+    further along are a data row's remarks (监护人已签字确认, 联系人：村主任), and a department's list of
+    three or four columns must not lose such a child; nor is a row with a 15-digit or longer number in it
+    (an ID number) ever a footer."""
+    if not filled or not isinstance(filled[0], str):
         return False
-    if isinstance(filled[0], str) and normalise_label(filled[0]).startswith(_TOTAL_PREFIXES):
-        return True
+    first = normalise_label(filled[0])
+    if first.startswith(_TOTAL_PREFIXES):
+        return not _names_someone(filled)
     if len(filled) > 4:  # a data row, however sparse, has more
         return False
-    texts = [normalise_label(c) for c in filled]
-    raw = [unicodedata.normalize("NFKC", str(c)).replace(" ", "") for c in filled]
-    if any(t.startswith(_NOTE_PREFIXES) for t in raw):
-        return True
-    if any(word in t for t in texts for word in _FOOTER_WORDS):
-        return True
-    return any(re.match(r"^(日期|时间):", t) for t in raw)
+    raw = unicodedata.normalize("NFKC", filled[0]).replace(" ", "")
+    footer = raw.startswith(_NOTE_PREFIXES) or any(word in first for word in _FOOTER_WORDS) or re.match(r"^(日期|时间):", raw)
+    return bool(footer) and not _names_someone(filled)
+
+
+_LONG_NUMBER = re.compile(r"\d{15}")
+
+
+def _names_someone(filled: list) -> bool:
+    """Whether a cell holds a number of 15 digits or more (an ID number, a student number's digits)."""
+    for cell in filled:
+        if isinstance(cell, int | float) and not isinstance(cell, bool):
+            if abs(cell) >= 1e14:
+                return True
+        elif _LONG_NUMBER.search(unicodedata.normalize("NFKC", str(cell)).replace(" ", "")):
+            return True
+    return False
 
 
 def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, list]]:
