@@ -232,6 +232,26 @@ def test_a_short_list_keeps_children_whose_remarks_read_like_a_signature_line(wo
         (N1, "orphan"), (N2, "minimum_living_allowance"), (N3, "minimum_living_allowance")}
 
 
+def test_an_unreadable_gender_or_birth_date_is_flagged_when_the_id_number_says_it(world, tmp_path):
+    """The ID number gives gender and birth date: a cell of either that cannot be read is flagged and the ID's
+    value kept. Without an ID number the same cell still refuses the row (nothing else says it)."""
+    rows = household_rows()[:2] + [
+        ["刘小军", "未知", "汉", "2015.3.5", N1, "巴山村三组", "巴山镇", "巴山村", "", ""],
+        ["王丽", "女", "汉", "2016-13-45", N2, "坪坝村一组", "坪坝镇", "坪坝村", "", ""],
+    ]
+    batch, summary = run(world, "household", write_csv(tmp_path / "户籍.csv", rows, encoding="gbk"))
+    assert (summary["created"], summary["rejected"]) == (2, 0)
+    assert (Child.objects.get(id_number=N1).gender, Child.objects.get(id_number=N2).birth_date) == ("M", B2)
+    flags = dict(batch.issues.filter(kind=RowIssue.Kind.FLAGGED).values_list("row", "message"))
+    assert "性别“未知”无法识别" in flags[3] and "已按证件号取男" in flags[3]
+    assert "已按证件号取2016-07-21" in flags[4]
+
+    rows = household_rows()[:2] + [["马冬梅", "X", "苗族", "2014年11月2日", "", "巴山村五组", "巴山镇", "巴山村", "", ""]]
+    batch, summary = run(world, "household", write_csv(tmp_path / "户籍2.csv", rows))
+    assert summary["rejected"] == 1
+    assert batch.issues.get().column == "性别" and "无法识别" in batch.issues.get().message
+
+
 def test_attendance_links_known_students_and_keeps_unknown_ones(world, tmp_path):
     a = world.children["a"]
     rows = [

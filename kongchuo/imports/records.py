@@ -80,6 +80,8 @@ CLEANERS = {
 }
 # Cells whose failure to clean just drops the value (with a note) instead of deciding the row.
 SOFT_FIELDS = {"guardian_phone", "guardian_name", "ethnicity"}
+# Cells a valid ID number decides anyway: one that cannot be read refuses the row only without one (settle_identity).
+FROM_ID = ("gender", "birth_date")
 # Columns whose values repeat from row to row: a county has a few dozen townships and a few thousand birth
 # dates. (ID numbers, phones and addresses hardly ever repeat. Names do, but not enough: in a list of
 # 200,000 children three names in five are new to a bounded cache, and a miss costs more than the usual
@@ -128,6 +130,8 @@ def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable]], 
                 values["id_error"] = result.error
             elif name in SOFT_FIELDS:
                 record.repairs.append((label(name, labels), f"{result.error}，未采用"))
+            elif name in FROM_ID:
+                values[name + "_error"] = result.error
             else:
                 record.reject(label(name, labels), result.error)
             continue
@@ -151,9 +155,18 @@ def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fiel
         return
     v = record.values
     id_col = label("id_number", labels)
+    unread = {name: v.pop(name + "_error") for name in FROM_ID if name + "_error" in v}
     if "id_number" in v:
         checked = record.id_checked or normalise_id_number(v["id_number"])
+        for name, error in unread.items():  # the ID number says it: the row stands, the cell is flagged
+            v[name] = getattr(checked, name)
+            told = f"{v[name]:%Y-%m-%d}" if name == "birth_date" else ("男" if v[name] == "M" else "女")
+            record.flags.append((label(name, labels), f"{error}；已按证件号取{told}"))
         _agree(record, checked, labels)
+    elif unread:
+        name, error = next(iter(unread.items()))
+        record.reject(label(name, labels), error)
+        return
     else:
         identifies = "name" in v and ("birth_date" in v or "national_student_number" in v)
         reason = v.pop("id_error", None)
