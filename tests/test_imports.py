@@ -338,8 +338,8 @@ def test_web_flow_with_manual_mapping_saved_for_next_time(world, tmp_path, clien
     assert "姓名" in batch.message  # the header lacks a recognisable name column
     page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
     assert "列对应" in page
-    batch.summary = {"sheets": [{"labels": rows[1]}]}
-    batch.save()
+    # The row that looks most like a header is offered to map from, not the title above it.
+    assert all(f'<option value="{label}"' in page for label in rows[1]) and rows[0][0] not in page.split("列对应")[1]
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("import_mapping", args=[batch.pk]), {"map_name": "孩子名字", "map_id_number": "身份证"})
     batch.refresh_from_db()
@@ -352,6 +352,13 @@ def test_web_flow_with_manual_mapping_saved_for_next_time(world, tmp_path, clien
     # The next file of the same source uses the saved mapping without asking.
     _, summary = run(world, "household", household_file(tmp_path, rows, name="next.xlsx"))
     assert summary["unchanged"] == 3
+
+
+def test_a_csv_without_a_recognisable_header_is_told_as_the_file_not_a_stored_name(world, tmp_path):
+    rows = [["学生名字", "身份号"], ["刘小军", N1]]
+    with pytest.raises(ImportFailed, match="^文件：") as failed:
+        run(world, "household", write_csv(tmp_path / "odd.csv", rows))
+    assert ".upload" not in str(failed.value) and ImportBatch.objects.get().summary["sheets"][0]["labels"] == rows[0]
 
 
 def test_full_id_error_report_only_for_entitled_roles_and_audited(world, tmp_path, client):

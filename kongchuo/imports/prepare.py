@@ -4,7 +4,9 @@ rows from titles and footers, clean every cell and settle who each row is.
 `prepared` yields what the second half (services.import_run: checks against the county's places and
 schools, then writing) consumes, as events:
 
-    ("skipped", message)          a sheet without a recognisable header (a notes or summary sheet)
+    ("skipped", message, guess)   a sheet without a recognisable header (a notes or summary sheet); `guess` is
+                                  {"sheet", "labels", "columns"} as for a data sheet, its labels the row that looks
+                                  most like a header, so that the user can map the columns by hand
     ("sheet", info, labels)       a data sheet begins: what was found in its header, {field: column label}
     ("records", [Record, …])      up to CHUNK cleaned rows of that sheet
 
@@ -45,7 +47,8 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
         try:
             match = detect_header(head, spec.fields, required=spec.required, override=override or None)
         except HeaderNotFound as exc:
-            yield ("skipped", f"工作表“{sheet.name}”：{exc}")
+            where = f"工作表“{sheet.name}”" if sheet.name else "文件"
+            yield ("skipped", f"{where}：{exc}", {"sheet": sheet.name, "labels": likely_header(head), "columns": {}})
             continue
         labels = {f: match.labels[i] for f, i in match.columns.items()}
         info = {
@@ -60,6 +63,13 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
         rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
         while chunk := list(itertools.islice(rows, CHUNK)):
             yield ("records", [_cleaned(spec, labels, columns, index, row) for index, row in chunk])
+
+
+def likely_header(head: list[list]) -> list[str]:
+    """The cells of the row among `head` with the most text in it (a header whose titles no synonym knows)."""
+    texts = [[str(c).strip() if isinstance(c, str) else "" for c in row] for row in head]
+    best = max(texts, key=lambda row: sum(1 for t in row if t), default=[])
+    return best
 
 
 def _cleaned(spec, labels, columns, index: int, row: list) -> Record:

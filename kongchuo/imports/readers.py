@@ -18,7 +18,6 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import python_calamine
 
@@ -250,7 +249,7 @@ def iter_sheets(path: str | os.PathLike, *, kind: str | None = None, checked: bo
         check_safe(path)
     kind = kind or sniff(path)
     if kind == "csv":
-        return [Sheet(name=Path(path).stem, rows=_csv_rows(path))]
+        return [Sheet(name="", rows=_csv_rows(path))]  # a CSV file has one table and no sheet name
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     try:

@@ -178,7 +178,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     counts: Counter = Counter()
     issues: list[RowIssue] = []
     repairs: dict[tuple[str, str], list[int]] = {}
-    sheets_used = []
+    sheets_used, unmatched = [], []  # the sheets read, and those without a header found (to map by hand)
     now = timezone.now()
     ctx = None
     batch.status = ImportBatch.Status.APPLYING
@@ -198,6 +198,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                 for event in stream:
                     if event[0] == "skipped":
                         header_error = header_error or event[1]
+                        unmatched.append(event[2])
                     elif event[0] == "sheet":
                         sheets_used.append(event[1])
                         labels = event[2]
@@ -226,7 +227,8 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     except _Rollback:
         pass
     except (ImportFailed, readers.FileRejected) as exc:
-        _finish(batch, ImportBatch.Status.REJECTED, {"rows": 0, "rejected": 0, "error": str(exc)}, [], message=str(exc))
+        summary = {"rows": 0, "rejected": 0, "error": str(exc), "sheets": sheets_used or unmatched}
+        _finish(batch, ImportBatch.Status.REJECTED, summary, [], message=str(exc))
         raise ImportFailed(str(exc)) from exc
     except Exception as exc:
         _finish(batch, ImportBatch.Status.FAILED, {"error": str(exc)}, [], message=f"导入出错，未写入任何数据：{exc}")
