@@ -137,6 +137,30 @@ def test_cli_json_contract_and_exit_codes(world, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["created"] == 3
 
 
+def test_a_workbook_of_several_sheets_says_which_sheet_each_row_is_on(world, tmp_path, capsys, client):
+    """Two township sheets, each with its own rows 3 and 4: a row's problem is told with its sheet, on the page, on
+    the command line; a directory is not a file; the count of flags says how many are pending ID numbers."""
+    header = HOUSEHOLD_HEADER
+    first = [["巴山镇花名册"], header, ["刘小军", "男", "汉", "2015.3.5", N1, "", "巴山镇", "巴山村", "", ""],
+             ["马冬梅", "女", "苗族", "2014年11月2日", "", "", "巴山镇", "", "", ""]]  # no ID: 证件号待核正
+    second = [["坪坝镇花名册"], header, ["王丽", "女", "汉", "20160721", N2, "", "坪坝镇", "坪坝村", "", ""],
+              ["", "男", "汉", "", "", "", "坪坝镇", "", "", ""]]  # identifies no one: rejected
+    path = write_xlsx(tmp_path / "两镇.xlsx", {"巴山镇": first, "坪坝镇": second})
+    with pytest.raises(SystemExit):
+        call_command("import", "household", str(path), "--json", "--county", "500229")
+    out = json.loads(capsys.readouterr().out)
+    assert [(e["sheet"], e["row"]) for e in out["errors"]] == [("坪坝镇", 4)]
+    assert [(f["sheet"], f["row"]) for f in out["flags"]] == [("巴山镇", 4)] and out["pending_ids"] == 1
+    batch = ImportBatch.objects.latest("pk")
+    assert list(batch.issues.order_by("id").values_list("sheet", "row", "kind")) == [
+        ("巴山镇", 4, RowIssue.Kind.FLAGGED), ("坪坝镇", 4, RowIssue.Kind.REJECTED)]
+    client.force_login(world.users["county_staff"])
+    page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
+    assert "<th>工作表</th>" in page and "<td>坪坝镇</td><td>4</td>" in page and "其中证件号待核正 1" in page
+    with pytest.raises(Exception, match="不是文件"):
+        call_command("import", "household", str(tmp_path), "--county", "500229")
+
+
 def registry_rows(status="在读", name2="王丽"):
     return [
         ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"],

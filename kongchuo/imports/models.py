@@ -79,9 +79,10 @@ class RowIssue(models.Model):
     class Kind(models.TextChoices):
         REJECTED = "rejected", "拒收"
         REPAIRED = "repaired", "已修正"
-        FLAGGED = "flagged", "待核正"
+        FLAGGED = "flagged", "待核实"  # 证件号待核正 among others: a place not found, a repeated person …
 
     batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="issues")
+    sheet = models.CharField("工作表", max_length=100, blank=True, default="")  # "" for a CSV file
     row = models.PositiveIntegerField("行号")  # as the user sees it in Excel (1-based)
     column = models.CharField("列", max_length=60, blank=True)
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)

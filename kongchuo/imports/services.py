@@ -30,6 +30,7 @@ from kongchuo.imports import readers
 from kongchuo.imports.apply import Context
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
+from kongchuo.imports.records import PENDING_ID
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.places.models import Division
 
@@ -191,7 +192,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES) as deferred,
         ):
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
-            header_error, labels = "", {}
+            header_error, labels, sheet = "", {}, ""
             events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
             stream = in_child_process(events) if worth_a_process(total) else events()
             with contextlib.closing(stream):  # a failure below stops the child process at once
@@ -201,9 +202,9 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         unmatched.append(event[2])
                     elif event[0] == "sheet":
                         sheets_used.append(event[1])
-                        labels = event[2]
+                        labels, sheet = event[2], event[1]["sheet"]
                     else:
-                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues)
+                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet)
                         counts["rows"] += len(event[1])
                         write_progress(
                             batch, rows=counts["rows"], total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred)
@@ -283,7 +284,7 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
-def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list) -> None:
+def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str) -> None:
     """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags."""
     good = []
     for record in records:
@@ -293,7 +294,7 @@ def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Cou
             repairs.setdefault((column, note), []).append(record.row)
         if record.rejected:
             counts["rejected"] += 1
-            issues.append(_issue(ctx.batch, record, RowIssue.Kind.REJECTED, *record.error))
+            issues.append(_issue(ctx.batch, sheet, record, RowIssue.Kind.REJECTED, *record.error))
         else:
             good.append(record)
     outcomes = spec.apply(ctx, good, labels) if good else []
@@ -301,11 +302,12 @@ def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Cou
         counts[outcome] += 1
         for column, message in record.flags:
             counts["flagged"] += 1
-            issues.append(_issue(ctx.batch, record, RowIssue.Kind.FLAGGED, column, message))
+            counts["pending_ids"] += message.startswith(PENDING_ID)
+            issues.append(_issue(ctx.batch, sheet, record, RowIssue.Kind.FLAGGED, column, message))
 
 
-def _issue(batch: ImportBatch, record, kind: str, column: str, message: str) -> RowIssue:
-    return RowIssue(batch=batch, row=record.row, column=column, kind=kind, message=message[:300], raw=record.original())
+def _issue(batch: ImportBatch, sheet: str, record, kind: str, column: str, message: str) -> RowIssue:
+    return RowIssue(batch=batch, sheet=sheet[:100], row=record.row, column=column, kind=kind, message=message[:300], raw=record.original())
 
 
 def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
@@ -316,6 +318,7 @@ def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
         "unchanged": counts["unchanged"],
         "rejected": counts["rejected"],
         "flagged": counts["flagged"],
+        "pending_ids": counts["pending_ids"],  # of the flags, rows kept without a usable ID number (证件号待核正)
         "conflicts": ctx.counts["conflicts"] if ctx else 0,
         "repairs": [
             {"column": c, "message": m, "count": len(rows), "rows": rows[:10]}

@@ -65,7 +65,7 @@ def import_detail(request, batch_id: int):
     batch = get_import_for_user(request.user, batch_id)
     if mark_interrupted(batch.county):
         batch.refresh_from_db()
-    issues = batch.issues.order_by("kind", "row", "id")
+    issues = batch.issues.order_by("kind", "id")  # in the file's order, sheet after sheet
     kind = request.GET.get("kind", "")
     if kind in RowIssue.Kind.values:
         issues = issues.filter(kind=kind)

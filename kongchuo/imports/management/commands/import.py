@@ -29,6 +29,8 @@ class Command(BaseCommand):
             raise CommandError(f"没有用户 {user}")
         if not file.exists():
             raise CommandError(f"文件不存在：{file}")
+        if not file.is_file():
+            raise CommandError(f"不是文件：{file}（请给出一个 .xlsx、.xls 或 .csv 文件）")
         bar = None
         try:
             batch = import_store(actor=actor, source=source, upload=file, file_name=file.name, county_code=county)
@@ -39,39 +41,47 @@ class Command(BaseCommand):
             summary, batch = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "rejected": 0, "error": str(exc)}, None
         if bar:
             bar.close()
-        errors = []
+        errors, flags = [], []
         if batch is not None:
-            errors = [
-                {"row": i.row, "column": i.column, "message": i.message}
-                for i in batch.issues.filter(kind=RowIssue.Kind.REJECTED).order_by("row", "id")
-            ]
+            for issue in batch.issues.filter(kind__in=[RowIssue.Kind.REJECTED, RowIssue.Kind.FLAGGED]).order_by("id"):
+                told = {"row": issue.row, "column": issue.column, "message": issue.message}
+                if issue.sheet and len(summary.get("sheets", [])) > 1:
+                    told["sheet"] = issue.sheet
+                (errors if issue.kind == RowIssue.Kind.REJECTED else flags).append(told)
         failed = bool(summary.get("error")) or summary.get("rejected", 0) > 0
         if as_json:
             out = {k: summary.get(k, 0) for k in ("rows", "created", "updated", "unchanged", "rejected")}
             out["errors"] = errors or ([{"row": 0, "column": "", "message": summary["error"]}] if summary.get("error") else [])
-            out.update({k: summary[k] for k in ("flagged", "conflicts") if k in summary})
+            out.update({k: summary[k] for k in ("flagged", "pending_ids", "conflicts") if k in summary})
+            if batch is not None:
+                out["flags"] = flags
             self.stdout.write(_json_dumps(out))
         else:
-            self._report(summary, errors, dry_run, batch)
+            self._report(summary, errors, flags, dry_run, batch)
         if failed:
             sys.exit(1)
 
-    def _report(self, summary, errors, dry_run, batch):
+    def _report(self, summary, errors, flags, dry_run, batch):
         if summary.get("error"):
             self.stderr.write(f"未导入：{summary['error']}")
             return
         verb = "预检（未写入）" if dry_run else ("未导入，未写入任何数据" if errors else "已导入")
+        pending = f"（其中证件号待核正 {summary['pending_ids']}）" if summary.get("pending_ids") else ""
         self.stdout.write(
             f"{verb}：共 {summary['rows']} 行，新增 {summary['created']}，更新 {summary['updated']}，"
-            f"未变 {summary['unchanged']}，拒收 {summary['rejected']}，待核正 {summary.get('flagged', 0)}，"
+            f"未变 {summary['unchanged']}，拒收 {summary['rejected']}，待核实 {summary.get('flagged', 0)}{pending}，"
             f"身份冲突 {summary.get('conflicts', 0)}"
         )
         for repair in summary.get("repairs", [])[:20]:
             self.stdout.write(f"  已修正 {repair['count']} 处：{repair['column']} {repair['message']}")
-        for error in errors[:50]:
-            self.stdout.write(f"  第{error['row']}行 {error['column']}：{error['message']}")
-        if len(errors) > 50:
-            self.stdout.write(f"  ……另有 {len(errors) - 50} 行被拒收（完整清单见网页导入记录 #{batch.pk} 的错误报告）")
+        for heading, told, what in (("拒收：", errors, "行被拒收"), ("待核实：", flags, "处待核实")):
+            if told:
+                self.stdout.write(heading)
+            for item in told[:50]:
+                where = f"工作表“{item['sheet']}”" if "sheet" in item else ""
+                self.stdout.write(f"  {where}第{item['row']}行 {item['column']}：{item['message']}")
+            if len(told) > 50:
+                self.stdout.write(f"  ……另有 {len(told) - 50} {what}（完整清单见网页导入记录 #{batch.pk} 与其错误报告）")
 
 
 def _json_dumps(obj) -> str:
