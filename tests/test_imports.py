@@ -123,7 +123,7 @@ def test_cli_json_contract_and_exit_codes(world, tmp_path, capsys):
     path = household_file(tmp_path, rows)
     with pytest.raises(SystemExit) as exit_:
         call_command("import", "household", str(path), "--json")  # two counties in the database: which one?
-    assert "--county" in json.loads(capsys.readouterr().out)["errors"][0]["message"]
+    assert "多个县" in json.loads(capsys.readouterr().out)["errors"][0]["message"]
     with pytest.raises(SystemExit) as exit_:
         call_command("import", "household", str(path), "--json", "--county", "500229")
     assert exit_.value.code == 1
@@ -135,6 +135,12 @@ def test_cli_json_contract_and_exit_codes(world, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["created"] == 3
     call_command("import", "household", str(household_file(tmp_path)), "--json", "--county", "500229")
     assert json.loads(capsys.readouterr().out)["created"] == 3
+
+
+@pytest.mark.django_db
+def test_an_import_into_a_database_without_a_county_says_what_to_do_first(tmp_path):
+    with pytest.raises(ImportFailed, match="还没有任何县的区划"):
+        import_store(actor=None, source="household", upload=household_file(tmp_path), file_name="h.xlsx")
 
 
 def test_a_workbook_of_several_sheets_says_which_sheet_each_row_is_on(world, tmp_path, capsys, client):

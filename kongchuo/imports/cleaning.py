@@ -191,6 +191,8 @@ def _date_from_number(number: float, what: str, today: dt.date) -> Cleaned:
 
 def _date_from_text(text: str, what: str, today: dt.date) -> Cleaned:
     month_only = False
+    if m := _DOT_ZERO.match(text):  # 20120305.0: a number exported as text
+        text = m.group(1)
     if m := _YMD.match(text) or _YMD_COMPACT.match(text):
         year, month, day = (int(g) for g in m.groups())
     elif m := _YM.match(text) or _YM_COMPACT.match(text):

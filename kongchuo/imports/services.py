@@ -63,9 +63,14 @@ def county_for(user, county_code: str | None = None) -> Division:
     counties = Division.objects.filter(level=Division.Level.COUNTY)
     if county_code:
         counties = counties.filter(code=county_code)
-    if counties.count() != 1:
-        raise ImportFailed("请用 --county 指定导入到哪个县（6位区划代码）" if not county_code else f"没有区划代码为{county_code}的县")
-    return counties.get()
+    found = counties.count()
+    if found == 1:
+        return counties.get()
+    if county_code:
+        raise ImportFailed(f"没有区划代码为{county_code}的县")
+    if not found:
+        raise ImportFailed("系统中还没有任何县的区划：请先载入本县的区划（演示县可用 kongchuo demo --places-only 载入），再导入名单")
+    raise ImportFailed("系统中有多个县，请用 --county 指定导入到哪个县（6位区划代码）")
 
 
 def stored_path(batch: ImportBatch) -> Path:
