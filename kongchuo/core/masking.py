@@ -23,13 +23,69 @@ def mask_student_number(value: str | None) -> str:
 
 
 # Not \b: in Chinese text an ID number sits between CJK characters, which are word characters too
-# ("身份证号500229…"), and a G student number puts a letter in front of it.
-_ID_LIKE = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dA-Za-z])|(?<!\d)\d{15}(?!\d)")
+# ("身份证号500229…"), and a G student number puts a letter in front of it. \d is any decimal digit,
+# full-width ones (５００２２９…) included. Between the groups of one number a typist puts a space, a
+# hyphen or a dot ("500229 20120305 4010"); 15 digits or more may be an ID number, whatever its length.
+_X = "XxＸｘ"
+_SEPARATOR = r"(?:[ \u3000]?[-‐‑–—－.．][ \u3000]?|[ \u3000]{1,2})"
+_DIGIT_RUN = re.compile(rf"(?<!\d)\d(?:{_SEPARATOR}?\d){{14,}}(?:{_SEPARATOR}?[{_X}](?![A-Za-z]))?")
+_GROUP = re.compile(rf"\d+(?:{_SEPARATOR}?[{_X}]$)?")
+# A number of 15 digits or more written by Excel or Python: 5.00229201203054e+17 keeps 15 of an ID's digits.
+_SCIENTIFIC = re.compile(r"(?<![\d.])(\d[.．]\d{5})(\d+)([eE]\+?(\d+))")
 
 
 def mask_in_text(text: str) -> str:
-    """Mask anything shaped like an ID number inside free text (reasons, summaries)."""
-    return _ID_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
+    """Mask anything shaped like an ID number inside free text (reasons, summaries, a spreadsheet's cells):
+    first 6 and last 4 digits shown as mask_id_number does, separators kept where the typist put them."""
+    return _DIGIT_RUN.sub(_mask_run, _SCIENTIFIC.sub(_mask_scientific, text))
+
+
+def mask_in_cell(value) -> str:
+    """A spreadsheet cell as text, masked as mask_in_text; a number below 10**14 has no ID number in it
+    (fewer than 15 digits before the point), so its decimals are left alone."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 1e14:
+        return str(value)
+    return mask_in_text(str(value))
+
+
+def _mask_scientific(m: re.Match) -> str:
+    if int(m.group(4)) < 14:
+        return m.group(0)  # fewer than 15 digits before the point; any long run in it is masked as text
+    return m.group(1) + "*" * len(m.group(2)) + m.group(3)
+
+
+def _mask_run(m: re.Match) -> str:
+    """Hide each stretch of groups that could be one ID number: 15 to 18 digits (X included) in a row, or one
+    unbroken number of 15 or more; stretches that share a group are hidden as one. Two phone numbers side by
+    side (11 + 11 digits) are not one."""
+    run = m.group(0)
+    groups = [(g.start(), g.end(), sum(1 for c in g.group(0) if c.isdecimal() or c in _X)) for g in _GROUP.finditer(run)]
+    stretches: list[list[int]] = []  # [first, last] group of each, in order
+    for first in range(len(groups)):
+        total = 0
+        for last in range(first, len(groups)):
+            total += groups[last][2]
+            if total > 18 and last > first:
+                break
+            if total < 15:
+                continue
+            if stretches and first <= stretches[-1][1]:
+                stretches[-1][1] = max(stretches[-1][1], last)
+            else:
+                stretches.append([first, last])
+    out, done = [], 0
+    for first, last in stretches:
+        start, end = groups[first][0], groups[last][1]
+        out += [run[done:start], _mask_digits(run[start:end])]
+        done = end
+    return "".join(out) + run[done:]
+
+
+def _mask_digits(text: str) -> str:
+    """All but the first 6 and the last 4 digits (or X) of `text` as *, what separates them kept."""
+    positions = [k for k, c in enumerate(text) if c.isdecimal() or c in _X]
+    hide = set(positions[6:-4])
+    return "".join("*" if k in hide else c for k, c in enumerate(text))
 
 
 def _masked_value(value):

@@ -15,13 +15,15 @@ def safe_cell(value):
 
 
 def write_table(title: str, headers: list[str], rows) -> tuple[bytes, int]:
-    """One sheet: a bold header then the rows, every cell written as text or number, never a formula."""
+    """One sheet: a bold header then the rows, every cell written as text or number, never a formula.
+
+    Headers are cells too: an error report's come from the uploaded file."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     sheet = book.add_worksheet(title[:31])
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for col, header in enumerate(headers):
-        sheet.write_string(0, col, header, bold)
+        sheet.write_string(0, col, safe_cell(header), bold)
         sheet.set_column(col, col, max(10, len(header) * 2 + 2))
     count = 0
     for count, row in enumerate(rows, start=1):

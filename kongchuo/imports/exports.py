@@ -1,6 +1,6 @@
 """The error report: the original rows with a reason column, as .xlsx (IDs masked, formulas neutralised)."""
 
-from kongchuo.core.masking import mask_in_text
+from kongchuo.core.masking import mask_in_cell
 from kongchuo.core.xlsx import write_table
 from kongchuo.imports.models import ImportBatch
 
@@ -9,10 +9,10 @@ def error_report_xlsx(batch: ImportBatch, *, unmasked: bool = False) -> tuple[by
     """`unmasked` only for roles entitled to full ID numbers (the caller checks and audits)."""
     issues = list(batch.issues.order_by("row", "id"))
     width = max((len(i.raw) for i in issues), default=0)
-    columns = _header_labels(batch, width)
-    headers = ["行号", "类型", "列", "原因", *columns]
-    show = str if unmasked else (lambda c: mask_in_text(str(c)))
-    rows = ([i.row, i.get_kind_display(), i.column, i.message, *(show(c) for c in i.raw)] for i in issues)
+    # Everything the file gave: its cells, its column titles, and reasons that quote a cell ("民族“…”无法识别").
+    show = str if unmasked else mask_in_cell
+    headers = ["行号", "类型", "列", "原因", *(show(c) for c in _header_labels(batch, width))]
+    rows = ([i.row, i.get_kind_display(), show(i.column), show(i.message), *(show(c) for c in i.raw)] for i in issues)
     return write_table("错误报告", headers, rows)
 
 
