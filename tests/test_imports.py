@@ -165,6 +165,18 @@ def test_a_workbook_of_several_sheets_says_which_sheet_each_row_is_on(world, tmp
     assert "<th>工作表</th>" in page and "<td>坪坝镇</td><td>4</td>" in page and "其中证件号待核正 1" in page
     with pytest.raises(Exception, match="不是文件"):
         call_command("import", "household", str(tmp_path), "--county", "500229")
+    # The error report: a sheet column; the sheets' shared titles over the cells; a sheet laid out otherwise, numbers.
+    report = client.get(reverse("import_errors", args=[batch.pk])).content
+    table = CalamineWorkbook.from_filelike(io.BytesIO(report)).get_sheet_by_index(0).to_python()
+    assert table[0][:2] == ["工作表", "行号"] and table[0][5:7] == ["姓名", "性别"]
+    assert [row[:2] for row in table[1:]] == [["巴山镇", 4], ["坪坝镇", 4]]
+    second[1] = [*header, "备注"]  # this sheet has one more column
+    path = write_xlsx(tmp_path / "两镇2.xlsx", {"说明": [["填表说明"]], "巴山镇": first, "坪坝镇": second})
+    with pytest.raises(SystemExit):
+        call_command("import", "household", str(path), "--county", "500229")
+    assert "工作表“说明”" in capsys.readouterr().out  # a sheet passed over is said, not silently skipped
+    report = client.get(reverse("import_errors", args=[ImportBatch.objects.latest("pk").pk])).content
+    assert CalamineWorkbook.from_filelike(io.BytesIO(report)).get_sheet_by_index(0).to_python()[0][5:7] == ["第1列", "第2列"]
 
 
 def registry_rows(status="在读", name2="王丽"):

@@ -184,7 +184,8 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     counts: Counter = Counter()
     issues: list[RowIssue] = []
     repairs: dict[tuple[str, str], list[int]] = {}
-    sheets_used, unmatched = [], []  # the sheets read, and those without a header found (to map by hand)
+    # The sheets read; those without a header found (to map by hand), and why, for the summary.
+    sheets_used, unmatched, passed_over = [], [], []
     now = timezone.now()
     ctx = None
     batch.status = ImportBatch.Status.APPLYING
@@ -205,6 +206,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                     if event[0] == "skipped":
                         header_error = header_error or event[1]
                         unmatched.append(event[2])
+                        passed_over.append(event[1])
                     elif event[0] == "sheet":
                         sheets_used.append(event[1])
                         labels, sheet = event[2], event[1]["sheet"]
@@ -219,6 +221,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             summary = _summary(counts, ctx, repairs, sheets_used)
+            summary["passed_over"] = passed_over  # a township's sheet whose header was not found must not go unnoticed
             if dry_run or counts["rejected"]:
                 raise _Rollback()
             audit_record(

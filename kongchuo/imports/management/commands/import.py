@@ -72,6 +72,8 @@ class Command(BaseCommand):
             f"未变 {summary['unchanged']}，拒收 {summary['rejected']}，待核实 {summary.get('flagged', 0)}{pending}，"
             f"身份冲突 {summary.get('conflicts', 0)}"
         )
+        for passed in summary.get("passed_over", []):
+            self.stdout.write(f"  未导入（未找到表头）：{passed}")
         for repair in summary.get("repairs", [])[:20]:
             self.stdout.write(f"  已修正 {repair['count']} 处：{repair['column']} {repair['message']}")
         for heading, told, what in (("拒收：", errors, "行被拒收"), ("待核实：", flags, "处待核实")):
