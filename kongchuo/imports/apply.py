@@ -75,6 +75,7 @@ class Context:
     now: dt.datetime
     counts: Counter = field(default_factory=Counter)
     seen: dict = field(default_factory=dict)  # person key → (child id, first row), across chunks (duplicates within the file)
+    enrolments_met: dict = field(default_factory=dict)  # enrolment id → the registry row that stated it (upsert_enrolments)
     townships: dict = field(default_factory=dict)
     villages: dict = field(default_factory=dict)
     schools: dict = field(default_factory=dict)
@@ -551,20 +552,32 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
 
 # --- group memberships (department lists) -----------------------------------------------------
 
+# The words of a list's 类别 column, the first found deciding (the more specific before the words they contain).
 CATEGORY_GROUPS = [
+    # 民政
     ("事实无人抚养", SpecialGroup.DE_FACTO_UNSUPPORTED),
     ("孤儿", SpecialGroup.ORPHAN),
     ("特困", SpecialGroup.EXTREME_POVERTY_SUPPORT),
+    ("五保", SpecialGroup.EXTREME_POVERTY_SUPPORT),  # 农村五保供养, the name of 特困供养 before 2014
+    ("供养", SpecialGroup.EXTREME_POVERTY_SUPPORT),  # 分散供养 / 集中供养（人员）
     ("低保", SpecialGroup.MINIMUM_LIVING_ALLOWANCE),
+    ("最低生活保障", SpecialGroup.MINIMUM_LIVING_ALLOWANCE),
     ("困境", SpecialGroup.CHILD_IN_DIFFICULTY),
+    ("留守", SpecialGroup.LEFT_BEHIND),
+    ("单亲", SpecialGroup.SINGLE_PARENT),
+    # 乡村振兴: the three kinds of 防止返贫监测对象 (脱贫不稳定户, 边缘易致贫户, 突发严重困难户) before 脱贫,
+    # which the first of them contains.
     ("监测", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("不稳定", SpecialGroup.MONITORED_HOUSEHOLD),
     ("边缘", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("易致贫", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("易返贫", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("突发", SpecialGroup.MONITORED_HOUSEHOLD),
+    ("严重困难", SpecialGroup.MONITORED_HOUSEHOLD),
     ("防返贫", SpecialGroup.MONITORED_HOUSEHOLD),
     ("脱贫", SpecialGroup.POVERTY_REGISTERED),
     ("建档立卡", SpecialGroup.POVERTY_REGISTERED),
     ("贫困", SpecialGroup.POVERTY_REGISTERED),
-    ("留守", SpecialGroup.LEFT_BEHIND),
-    ("单亲", SpecialGroup.SINGLE_PARENT),
     ("残疾", SpecialGroup.DISABLED),
 ]
 ALLOWED_GROUPS = {
@@ -583,6 +596,11 @@ ALLOWED_GROUPS = {
 
 
 def group_of(category: str, source: str) -> str | None:
+    category = "".join(category.split())  # "突发 严重困难户", "智 力"
+    if source == S.DISABILITY:
+        # Every child on the federation's list is disabled; its 类别 says which disability and seldom says 残疾
+        # ("智力", "肢残"). A word naming none is refused: the file may be another department's list.
+        return SpecialGroup.DISABLED if "残疾" in category or disability_category(category) else None
     for word, group in CATEGORY_GROUPS:
         if word in category and group in ALLOWED_GROUPS[source]:
             return group
@@ -601,29 +619,49 @@ def write_memberships(ctx: Context, pairs: list[tuple[int, str]]) -> set[int]:
     return {m.child_id for m in new}
 
 
+D = Child.DisabilityCategory
+# The full names (GB/T 26341-2010), their short forms in the federation's lists (智残, 肢残…) and older words.
 DISABILITY_CATEGORIES = [
-    ("多重", "multiple"),
-    ("视力", "visual"),
-    ("盲", "visual"),
-    ("听力", "hearing"),
-    ("聋", "hearing"),
-    ("言语", "speech"),
-    ("肢体", "physical"),
-    ("智力", "intellectual"),
-    ("精神", "mental"),
+    ("多重", D.MULTIPLE),
+    ("多残", D.MULTIPLE),
+    ("视力", D.VISUAL),
+    ("视残", D.VISUAL),
+    ("盲", D.VISUAL),
+    ("听力", D.HEARING),
+    ("听残", D.HEARING),
+    ("聋", D.HEARING),
+    ("言语", D.SPEECH),
+    ("言残", D.SPEECH),
+    ("语言", D.SPEECH),  # 语言残疾, the name before 2006
+    ("哑", D.SPEECH),
+    ("肢体", D.PHYSICAL),
+    ("肢残", D.PHYSICAL),
+    ("智力", D.INTELLECTUAL),
+    ("智残", D.INTELLECTUAL),
+    ("精神", D.MENTAL),
+    ("精残", D.MENTAL),
 ]
+# The category's code, the 19th character of a 残疾人证号, which some lists give instead of its name.
+DISABILITY_CODES = {"1": D.VISUAL, "2": D.HEARING, "3": D.SPEECH, "4": D.PHYSICAL, "5": D.INTELLECTUAL, "6": D.MENTAL, "7": D.MULTIPLE}
 GRADES = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def disability_category(text: str) -> str | None:
+    text = "".join(str(text).split())
+    if text in DISABILITY_CODES:
+        return DISABILITY_CODES[text]
+    return next((code for word, code in DISABILITY_CATEGORIES if word in text), None)
 
 
 def disability_values(record: Record) -> dict:
     """The DISABILITY_FIELDS a disability federation row gives."""
     values = {"health": Child.Health.DISABLED}
     category = str(record.values.get("category", ""))
-    for word, code in DISABILITY_CATEGORIES:
-        if word in category:
-            values["disability_category"] = code
-            break
+    if code := disability_category(category):
+        values["disability_category"] = code
     grade = str(record.values.get("disability_grade", "")).replace("级", "").strip()
+    if not grade:  # "肢体二级": the grade given with the category
+        grade = next((word for word in GRADES if f"{word}级" in category), "")
     if grade[:1] in GRADES:
         values["disability_grade"] = GRADES[grade[:1]]
     if record.values.get("certificate_no"):
@@ -653,12 +691,42 @@ def _class_number(text) -> int | None:
     return None
 
 
+def _enrolment_for(enrolments: list[Enrolment], status: str, grade: int, met: Callable) -> Enrolment | None:
+    """Which of a child's enrolments at a school (the latest first) a registry row states; None: a new one.
+
+    Closed enrolments (毕业, 转出, 死亡) are matched too, so that a file imported again finds what it wrote.
+    - An open status: the open enrolment, the child's one place at the school. With none, an earlier closed
+      one stays as history and the row is a new enrolment: the child left (转出, or 毕业 from the primary
+      section of a 九年一贯 school) and is back. TRANSITIONS lets nothing out of a closed status, and
+      enrolment_create too opens a new enrolment beside a closed one.
+    - A closed status: the closed enrolment with that status and grade (what an import of this row wrote);
+      else the open one, which the row closes (毕业 at the end of the year); else the latest closed one with
+      another status, which the row corrects (with history, flagged: TRANSITIONS has no such move). An
+      enrolment another row of this import has already stated (`met`) is left to it: two rows with
+      different statuses are two enrolments, whatever their order in the file.
+    """
+    open_one = next((e for e in enrolments if e.status in OPEN_STATUSES), None)
+    if status in OPEN_STATUSES:
+        return open_one
+    same = next((e for e in enrolments if e.status == status and e.grade == grade), None)
+    if same is not None:
+        return same
+    if open_one is not None and met(open_one) is None:
+        return open_one
+    return next((e for e in enrolments if e.status not in OPEN_STATUSES and e.status != status and met(e) is None), None)
+
+
 def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels) -> list[str]:
-    """Create or update the enrolment each registry row states; returns the per-row outcome after enrolment changes."""
+    """Create or update the enrolment each registry row states; returns the per-row outcome after enrolment changes.
+
+    Importing the same file again changes nothing, whatever its statuses (`_enrolment_for`). An enrolment
+    answers to the first row of the import that states it: a later row that would change it is flagged and
+    left out, so that which of two contradicting rows wins does not depend on how often the file is imported.
+    """
     children = [child_id for _, child_id, _ in pairs]
-    existing = {}
-    for e in Enrolment.objects.filter(child_id__in=children, status__in=OPEN_STATUSES).order_by("entry_date", "id"):
-        existing[(e.child_id, e.school_id)] = e
+    at_school = defaultdict(list)  # (child id, school id) → the child's enrolments there, the latest first
+    for e in Enrolment.objects.filter(child_id__in=children).order_by("-entry_date", "-id"):
+        at_school[(e.child_id, e.school_id)].append(e)
     wanted_classes = set()
     for record, _, _ in pairs:
         number = _class_number(record.values.get("class_name"))
@@ -669,6 +737,13 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
     SchoolClass.objects.bulk_create(missing, batch_size=1000)
     classes.update({(k.school_id, k.grade, k.number): k for k in missing})
 
+    met_here = {}  # id(enrolment) → (enrolment, the row of this chunk that stated it); new ones have no pk yet
+
+    def met(e: Enrolment) -> int | None:
+        if id(e) in met_here:
+            return met_here[id(e)][1]
+        return ctx.enrolments_met.get(e.pk) if e.pk else None
+
     outcomes, create, update, history = [], [], [], []
     for record, child_id, outcome in pairs:
         school = ctx.schools[record.values["school_code"]]
@@ -676,8 +751,13 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
         klass = classes.get((school.pk, grade, _class_number(record.values.get("class_name"))))
         status = record.values["status_code"]
         nsn = record.values.get("national_student_number", "")
-        enrolment = existing.get((child_id, school.pk))
+        enrolments = at_school[(child_id, school.pk)]
+        enrolment = _enrolment_for(enrolments, status, grade, met)
         if enrolment is None:
+            if status in OPEN_STATUSES and any(e.status == Status.DECEASED for e in enrolments):
+                record.flags.append(
+                    (label("status", labels), f"该生在{school.name}的学籍曾登记为“死亡”，现为“{Status(status).label}”，请核实")
+                )
             enrolment = Enrolment(
                 child_id=child_id,
                 school=school,
@@ -690,13 +770,27 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
                 county_id=school.county_id,
                 township_id=school.township_id,
             )
-            existing[(child_id, school.pk)] = enrolment
+            enrolments.insert(0, enrolment)
+            met_here[id(enrolment)] = (enrolment, record.row)
             create.append(enrolment)
             history.append((enrolment, "", status))
             outcomes.append("created" if outcome == "created" else "updated")
             continue
-        changed = False
-        if enrolment.status != status:
+        wanted = {
+            "status": status,
+            "grade": grade,
+            "school_class_id": klass.pk if klass else None,
+            "national_student_number": nsn or enrolment.national_student_number,
+        }
+        changed = [attr for attr, value in wanted.items() if getattr(enrolment, attr) != value]
+        first = met(enrolment)
+        if first is None:
+            met_here[id(enrolment)] = (enrolment, record.row)
+        elif changed:
+            record.flags.append(("", f"与第{first}行为该生在{school.name}的同一学籍而内容不一致，已按第{first}行处理，请核实"))
+            outcomes.append(outcome)
+            continue
+        if "status" in changed:
             if status not in TRANSITIONS[enrolment.status]:
                 record.flags.append(
                     (
@@ -705,21 +799,15 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
                     )
                 )
             history.append((enrolment, enrolment.status, status))
-            enrolment.status, enrolment.status_since = status, ctx.today
-            changed = True
-        for attr, value in (
-            ("grade", grade),
-            ("school_class", klass),
-            ("national_student_number", nsn or enrolment.national_student_number),
-        ):
-            if getattr(enrolment, attr) != value:
-                setattr(enrolment, attr, value)
-                changed = True
+            enrolment.status_since = ctx.today
+        for attr in changed:
+            setattr(enrolment, attr, wanted[attr])
         if changed and enrolment.pk:
             update.append(enrolment)
         outcomes.append("updated" if changed or outcome == "updated" else outcome)
     Enrolment.objects.bulk_create(create, batch_size=1000)
     Enrolment.objects.bulk_update(update, ["status", "status_since", "grade", "school_class", "national_student_number"], batch_size=1000)
+    ctx.enrolments_met.update({e.pk: row for e, row in met_here.values()})
     StatusChange.objects.bulk_create(
         [
             StatusChange(

@@ -70,13 +70,21 @@ def check_registry(ctx, record: Record, labels) -> None:
     record.values["status_code"] = status
 
 
+# What a list's 类别 may say, for the message refusing a row whose category names no group of its source.
+CATEGORY_EXAMPLES = {
+    apply.S.DISABILITY: "视力、听力、言语、肢体、智力、精神、多重",
+    apply.S.CIVIL_AFFAIRS: "孤儿、事实无人抚养儿童、特困供养、低保、困境儿童、留守儿童等",
+    apply.S.RURAL_REVITALISATION: "脱贫户、脱贫不稳定户、边缘易致贫户、突发严重困难户等",
+}
+
+
 def _check_category(source):
     def check(ctx, record: Record, labels) -> None:
         if not _need(record, labels, "category"):
             return
         group = apply.group_of(str(record.values["category"]), source)
         if group is None:
-            record.reject(label("category", labels), f"类别“{record.values['category']}”无法识别")
+            record.reject(label("category", labels), f"类别“{record.values['category']}”无法识别（应为{CATEGORY_EXAMPLES[source]}）")
         else:
             record.values["group"] = group
 

@@ -1,0 +1,310 @@
+"""Registry exports imported again change nothing whatever their statuses; department lists' real 类别 words
+(智力 without 残疾, the three kinds of 防止返贫监测对象, the civil-affairs groups) are understood."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.management import call_command
+
+from kongchuo.core.choices import Source
+from kongchuo.demo.generator import generate
+from kongchuo.demo.lists import write_lists
+from kongchuo.demo.loader import load_places
+from kongchuo.enrolments.models import Enrolment, StatusChange
+from kongchuo.imports import prepare
+from kongchuo.imports.apply import group_of
+from kongchuo.imports.models import ImportBatch, RowIssue
+from kongchuo.imports.services import import_run, import_store
+from kongchuo.people.identity import compose_id_number
+from kongchuo.people.models import Child, GroupMembership
+from tests.imports_messy_files import write_csv, write_xlsx
+
+
+def run(world, source, path):
+    actor = world.users["county_staff"]
+    batch = import_store(actor=actor, source=source, upload=path, file_name=path.name)
+    return batch, import_run(batch=batch, actor=actor, dry_run=False)
+
+
+def counts():
+    return Enrolment.objects.count(), StatusChange.objects.count()
+
+
+def enrolment_state():
+    return list(Enrolment.objects.order_by("pk").values()), list(StatusChange.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def outcome(summary):
+    return summary["created"], summary["updated"], summary["unchanged"], summary["rejected"]
+
+
+NAMES = "赵一凡 钱小雨 孙浩然 李思琪 周子涵 吴俊杰 郑雨桐 王梓萱 冯宇航 陈欣怡 褚明轩 卫诗涵 蒋天佑 沈语嫣 韩一鸣 杨若曦".split()
+
+
+def person(order, birth=dt.date(2014, 1, 4)):
+    number = compose_id_number("500229", birth, order)
+    return number, "G" + number
+
+
+# --- registry: importing the same export again ----------------------------------------------------
+
+REGISTRY_HEADER = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "年级", "班级", "学生状态"]
+GRADUATE = ["丙丙", "男", "2014-01-04", "50022920140104303X", "G50022920140104303X", "5002290001", "六年级", "1班", "毕业"]
+
+
+def test_a_graduate_imported_three_times_is_one_enrolment(world, tmp_path):
+    _, first = run(world, "registry", write_csv(tmp_path / "r0.csv", [REGISTRY_HEADER, GRADUATE]))
+    assert outcome(first) == (1, 0, 0, 0)
+    before = counts()
+    for n in (1, 2):
+        _, summary = run(world, "registry", write_csv(tmp_path / f"r{n}.csv", [REGISTRY_HEADER, GRADUATE]))
+        assert outcome(summary) == (0, 0, 1, 0)
+    assert counts() == before
+    e = Enrolment.objects.get(child__id_number="50022920140104303X")
+    assert (e.school, e.grade, e.status) == (world.school_a, 6, "graduated")
+    assert list(e.history.values_list("from_status", "to_status")) == [("", "graduated")]
+
+
+def messy_registry(order_of_rows=None):
+    """A county's export: a title and a footer, 学校标识码 as numbers, grades, classes and statuses as typed, no
+    gender or birth date (the ID has them), and the statuses that close an enrolment (毕业, 转出, 死亡)."""
+    names = {301: "甲一", 302: "乙二", 303: "丙三", 304: "丁四", 305: "戊五", 306: "己六", 307: "庚七"}
+    rows = [
+        (301, "5002290001", "六年级", "(1)班", "毕业"),
+        (302, "5002290001", "四年级", "2班", "转出"),
+        (302, 5002290002.0, "4", "1班", "转入"),  # …into the other school
+        (303, "5002290002", "三年级", "", "死亡"),
+        (304, "5002290001", "三年级", "1班", "转出"),  # left and came back: two stints at one school
+        (304, "5002290001", "五年级", "1班", "在读 "),
+        (305, "5002290002", "5年级", "一班", "休学"),
+        (306, "5002290001", "五年级", "", "辍学"),
+        (307, "5002290002", "二年级", "3班", "正常"),
+    ]
+    body = [[names[order], "", "", *person(order), school, grade, klass, status] for order, school, grade, klass, status in rows]
+    if order_of_rows:
+        body = [body[i] for i in order_of_rows]
+    return [["城口县义务教育阶段学生学籍信息（导出）"], REGISTRY_HEADER, *body, [], ["制表人：王老师", "", "审核人：李校长"]]
+
+
+@pytest.mark.parametrize("chunk", [2000, 1], ids=["one chunk", "a chunk per row"])
+@pytest.mark.parametrize("order_of_rows", [None, [5, 4, 0, 1, 2, 3, 6, 7, 8]], ids=["closed first", "open first"])
+def test_a_messy_registry_export_imported_again_changes_nothing(world, tmp_path, monkeypatch, chunk, order_of_rows):
+    monkeypatch.setattr(prepare, "CHUNK", chunk)
+    batch, first = run(world, "registry", write_xlsx(tmp_path / "r1.xlsx", {"学籍": messy_registry(order_of_rows)}))
+    assert outcome(first) == (7, 2, 0, 0), list(batch.issues.values_list("row", "message"))
+    assert Enrolment.objects.count() == 9 + 4  # one per row, beside the world's own
+    ding = Child.objects.get(name="丁四")
+    assert sorted(ding.enrolments.values_list("grade", "status")) == [(3, "transferred_out"), (5, "enrolled")]
+    assert ding.current_school == world.school_a
+    before = enrolment_state()
+    for n in (2, 3):
+        batch, summary = run(world, "registry", write_xlsx(tmp_path / f"r{n}.xlsx", {"学籍": messy_registry(order_of_rows)}))
+        assert outcome(summary) == (0, 0, 9, 0), list(batch.issues.values_list("row", "message"))
+        assert enrolment_state() == before
+        assert not batch.issues.filter(kind=RowIssue.Kind.FLAGGED).exists()
+
+
+def test_a_registered_pupil_who_graduates_keeps_one_enrolment(world, tmp_path):
+    a = world.children["a"]  # 在读, grade 3, at school A
+    row = [a.name, "男", "", a.id_number, "G" + a.id_number, "5002290001", "三年级", "1班", "毕业"]
+    before = counts()
+    for n in (1, 2):
+        run(world, "registry", write_csv(tmp_path / f"r{n}.csv", [REGISTRY_HEADER, row]))
+    assert counts() == (before[0], before[1] + 1)
+    assert list(a.enrolments.get().history.values_list("from_status", "to_status")) == [("", "enrolled"), ("enrolled", "graduated")]
+
+
+def test_a_closed_enrolment_given_another_closed_status_is_corrected_with_history_and_flagged(world, tmp_path):
+    run(world, "registry", write_csv(tmp_path / "r1.csv", [REGISTRY_HEADER, GRADUATE]))
+    corrected = [*GRADUATE[:-1], "转出"]
+    batch, summary = run(world, "registry", write_csv(tmp_path / "r2.csv", [REGISTRY_HEADER, corrected]))
+    assert outcome(summary) == (0, 1, 0, 0)
+    e = Enrolment.objects.get(child__name="丙丙")
+    assert list(e.history.values_list("from_status", "to_status")) == [("", "graduated"), ("graduated", "transferred_out")]
+    assert "不符合正常变动流程" in batch.issues.get(kind=RowIssue.Kind.FLAGGED).message
+    _, summary = run(world, "registry", write_csv(tmp_path / "r3.csv", [REGISTRY_HEADER, corrected]))
+    assert outcome(summary) == (0, 0, 1, 0)
+
+
+def test_a_child_back_at_a_school_it_left_is_a_new_enrolment_beside_the_old_one(world, tmp_path):
+    """转出 closes an enrolment for good (TRANSITIONS lets nothing out of it): coming back is a re-entry, a
+    new enrolment, the closed one kept as history — as enrolment_create does it by hand."""
+    number, nsn = person(401)
+    left = ["壬八", "男", "", number, nsn, "5002290001", "四年级", "2班", "转出"]
+    run(world, "registry", write_csv(tmp_path / "r1.csv", [REGISTRY_HEADER, left]))
+    child = Child.objects.get(id_number=number)
+    old = child.enrolments.get()
+    assert child.current_school is None
+    back = ["壬八", "男", "", number, nsn, "5002290001", "五年级", "1班", "在读"]
+    batch, summary = run(world, "registry", write_csv(tmp_path / "r2.csv", [REGISTRY_HEADER, back]))
+    assert outcome(summary) == (0, 1, 0, 0) and not batch.issues.exists()
+    new = child.enrolments.exclude(pk=old.pk).get()
+    old.refresh_from_db()
+    assert (old.status, old.grade, new.status, new.grade) == ("transferred_out", 4, "enrolled", 5)
+    assert list(new.history.values_list("from_status", "to_status")) == [("", "enrolled")]
+    assert list(old.history.values_list("from_status", "to_status")) == [("", "transferred_out")]
+    child.refresh_from_db()
+    assert (child.current_school, child.current_class.grade) == (world.school_a, 5)
+    before = enrolment_state()
+    _, summary = run(world, "registry", write_csv(tmp_path / "r3.csv", [REGISTRY_HEADER, back]))
+    assert outcome(summary) == (0, 0, 1, 0) and enrolment_state() == before
+    # The next export lists both stints; the 转出 row does not close the stint the child is in now.
+    _, summary = run(world, "registry", write_csv(tmp_path / "r4.csv", [REGISTRY_HEADER, back, left]))
+    assert outcome(summary) == (0, 0, 2, 0) and enrolment_state() == before
+
+
+def test_a_child_recorded_dead_and_enrolled_again_is_flagged(world, tmp_path):
+    number, nsn = person(402)
+    run(
+        world, "registry", write_csv(tmp_path / "r1.csv", [REGISTRY_HEADER, ["癸九", "女", "", number, nsn, "5002290002", "3", "", "死亡"]])
+    )
+    batch, summary = run(
+        world, "registry", write_csv(tmp_path / "r2.csv", [REGISTRY_HEADER, ["癸九", "女", "", number, nsn, "5002290002", "3", "", "在读"]])
+    )
+    assert summary["updated"] == 1 and "死亡" in batch.issues.get(kind=RowIssue.Kind.FLAGGED).message
+
+
+def test_two_rows_contradicting_each_other_on_one_enrolment_keep_the_first(world, tmp_path):
+    number, nsn = person(403)
+    rows = [
+        REGISTRY_HEADER,
+        ["子十", "男", "", number, nsn, "5002290001", "五年级", "1班", "在读"],
+        ["子十", "男", "", number, nsn, "5002290001", "五年级", "1班", "休学"],
+    ]
+    before = counts()
+    for n in (1, 2):
+        batch, _ = run(world, "registry", write_csv(tmp_path / f"r{n}.csv", rows))
+        assert "已按第2行处理" in batch.issues.get(row=3).message
+    assert counts() == (before[0] + 1, before[1] + 1)
+    assert Enrolment.objects.get(child__id_number=number).status == "enrolled"
+
+
+def test_the_demo_countys_registry_export_imported_again_changes_nothing(db, tmp_path, capsys):
+    ds = generate(seed=11, scale=0.03, as_of=dt.date(2026, 11, 23))
+    load_places(ds)
+    paths = write_lists(ds, tmp_path / "lists")
+
+    def imported(source):
+        call_command("import", source, str(paths[source]), "--json")
+        return json.loads(capsys.readouterr().out)
+
+    imported("schools")
+    imported("household")
+    first = imported("registry")
+    before = enrolment_state()
+    again = imported("registry")
+    assert first["rejected"] == 0 and Enrolment.objects.filter(status="graduated").exists()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, first["rows"])
+    assert enrolment_state() == before
+
+
+# --- department lists' categories -----------------------------------------------------------------
+
+DISABILITY_WORDS = {
+    "智力": "intellectual",
+    "视力": "visual",
+    "听力": "hearing",
+    "肢体": "physical",
+    "言语": "speech",
+    "精神": "mental",
+    "多重": "multiple",
+    "肢体残疾": "physical",
+    "智残": "intellectual",
+    "聋哑": "hearing",
+    "5": "intellectual",  # the category's code, as in the 19th character of the 残疾人证号
+    "精 神": "mental",
+}
+
+
+def test_the_disability_federations_categories_need_not_say_disabled(world, tmp_path):
+    header = ["序号", "姓名", "身份证号", "残疾类别", "残疾等级", "残疾证号"]
+    rows, wanted = [["城口县残疾儿童少年名单（残联）"], header], {}
+    for n, (word, code) in enumerate(DISABILITY_WORDS.items()):
+        number = compose_id_number("500229", dt.date(2013, 5, 1), 500 + n)
+        rows.append([n + 1, NAMES[n], number, f" {word} ", "二级" if n % 2 else "3", ""])
+        wanted[number] = (code, 2 if n % 2 else 3)
+    rows.append(["制表人：县残联", "", "", "联系人：李四", "", ""])
+    batch, summary = run(world, "disability", write_csv(tmp_path / "残联.csv", rows, encoding="gbk"))
+    assert batch.status == ImportBatch.Status.APPLIED, list(batch.issues.values_list("row", "message"))
+    assert (summary["created"], summary["rejected"]) == (len(DISABILITY_WORDS), 0)
+    got = {c.id_number: (c.disability_category, c.disability_grade) for c in Child.objects.filter(id_number__in=wanted)}
+    assert got == wanted
+    assert set(Child.objects.filter(id_number__in=wanted).values_list("health", flat=True)) == {Child.Health.DISABLED}
+    groups = GroupMembership.objects.filter(child__id_number__in=wanted).values_list("group", "source")
+    assert set(groups) == {("disabled", Source.DISABILITY)} and len(groups) == len(wanted)
+
+
+def test_a_grade_given_with_the_category_is_read(world, tmp_path):
+    number = compose_id_number("500229", dt.date(2013, 5, 1), 600)
+    rows = [["姓名", "身份证号", "残疾类别"], ["田小雨", number, "肢体二级"]]
+    run(world, "disability", write_csv(tmp_path / "残联.csv", rows))
+    assert Child.objects.filter(id_number=number).values_list("disability_category", "disability_grade").get() == ("physical", 2)
+
+
+def test_a_disability_list_category_naming_no_disability_is_still_refused(world, tmp_path):
+    """An unknown word may mean another department's list was loaded as the federation's: refused, not
+    every child on it made disabled."""
+    number = compose_id_number("500229", dt.date(2013, 5, 1), 601)
+    batch, summary = run(
+        world, "disability", write_csv(tmp_path / "残联.csv", [["姓名", "身份证号", "残疾类别"], ["田小雨", number, "低保"]])
+    )
+    assert summary["rejected"] == 1 and "无法识别" in batch.issues.get().message and "智力" in batch.issues.get().message
+
+
+RURAL_WORDS = {
+    "脱贫户": "poverty_registered",
+    "建档立卡贫困户": "poverty_registered",
+    "稳定脱贫户": "poverty_registered",
+    "脱贫不稳定户": "monitored_household",
+    "边缘易致贫户": "monitored_household",
+    "突发严重困难户": "monitored_household",
+    "防止返贫监测对象": "monitored_household",
+    "监测户": "monitored_household",
+    "突发 严重困难户": "monitored_household",
+}
+CIVIL_WORDS = {
+    "特困供养": "extreme_poverty_support",
+    "分散供养特困人员": "extreme_poverty_support",
+    "农村五保供养": "extreme_poverty_support",
+    "低保": "minimum_living_allowance",
+    "农村低保户": "minimum_living_allowance",
+    "最低生活保障对象": "minimum_living_allowance",
+    "孤儿": "orphan",
+    "社会散居孤儿": "orphan",
+    "事实无人抚养儿童": "de_facto_unsupported",
+    "事实无人抚养": "de_facto_unsupported",
+    "困境儿童": "child_in_difficulty",
+    "留守儿童": "left_behind",
+    "农村留守儿童": "left_behind",
+    "单亲家庭": "single_parent",
+}
+
+
+@pytest.mark.parametrize(
+    "source, words, encoding",
+    [("rural-revitalisation", RURAL_WORDS, "utf-8-sig"), ("civil-affairs", CIVIL_WORDS, "gb18030")],
+    ids=["rural-revitalisation", "civil-affairs"],
+)
+def test_department_list_categories_give_the_right_group(world, tmp_path, source, words, encoding):
+    header = ["序号", "户主姓名", "姓名", "身份证号", "户类型" if source == "rural-revitalisation" else "救助类别"]
+    rows, wanted = [header], {}
+    for n, (word, group) in enumerate(words.items()):
+        number = compose_id_number("500229", dt.date(2012, 9, 9), 700 + n)
+        rows.append([n + 1, "户主" + NAMES[n][0], NAMES[n], number, word])
+        wanted[number] = group
+    batch, summary = run(world, source, write_csv(tmp_path / "list.csv", rows, encoding=encoding))
+    assert (summary["created"], summary["rejected"]) == (len(words), 0), list(batch.issues.values_list("row", "message"))
+    got = dict(GroupMembership.objects.filter(child__id_number__in=wanted).values_list("child__id_number", "group"))
+    assert got == wanted
+
+
+@pytest.mark.parametrize(
+    "category, source, group",
+    [(w, Source.DISABILITY, "disabled") for w in DISABILITY_WORDS]
+    + [(w, Source.RURAL_REVITALISATION, g) for w, g in RURAL_WORDS.items()]
+    + [(w, Source.CIVIL_AFFAIRS, g) for w, g in CIVIL_WORDS.items()]
+    + [("低保", Source.RURAL_REVITALISATION, None), ("脱贫户", Source.CIVIL_AFFAIRS, None), ("外星人", Source.DISABILITY, None)],
+)
+def test_group_of(category, source, group):
+    assert group_of(category, source) == group
