@@ -294,6 +294,22 @@ def test_an_unreadable_gender_or_birth_date_is_flagged_when_the_id_number_says_i
     assert batch.issues.get().column == "性别" and "无法识别" in batch.issues.get().message
 
 
+def test_a_department_row_without_id_or_gender_joins_the_child_the_police_list_brought(world, tmp_path):
+    """A civil-affairs list gives name, birth date and category, no ID number, no gender: enough to say which child
+    the county already has (马冬梅, brought in without an ID by the police list), not to add one."""
+    run(world, "household", household_file(tmp_path))
+    ma = Child.objects.get(name="马冬梅")
+    header = ["姓名", "身份证号", "出生日期", "类别"]
+    batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", [header, ["马冬梅", "", "2014年11月2日", "孤儿"]]))
+    assert (summary["updated"], summary["created"], summary["rejected"], summary["pending_ids"]) == (1, 0, 0, 1)
+    assert ma.groups.get().group == "orphan" and Child.objects.filter(name="马冬梅").count() == 1
+    rows = [header, ["马冬梅", "", "2014年11月2日", "低保"], ["陌生人", "", "2013-05-06", "孤儿"]]
+    batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政2.csv", rows))
+    assert summary["rejected"] == 1
+    refused = batch.issues.get(kind=RowIssue.Kind.REJECTED)
+    assert refused.row == 3 and "性别为空" in refused.message and "对应不上" in refused.message
+
+
 def test_attendance_links_known_students_and_keeps_unknown_ones(world, tmp_path):
     a = world.children["a"]
     rows = [

@@ -24,7 +24,7 @@ from kongchuo.core.choices import Source
 from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, Status, StatusChange
 from kongchuo.enrolments.services import TRANSITIONS
 from kongchuo.imports.models import IdentityConflict, ImportBatch
-from kongchuo.imports.records import Record, label
+from kongchuo.imports.records import INCOMPLETE, Record, label
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup
 from kongchuo.people.names import name_pinyin
 from kongchuo.places.models import Division, School, SchoolClass
@@ -269,6 +269,28 @@ def upsert_people(
     _write_provenance(ctx, [(ctx.seen[key][0], outcome, supplied) for _, key, outcome, supplied in plan], provenance)
     _write_guardians(ctx, results)
     return results
+
+
+def refuse_strangers(ctx: Context, records: list[Record]) -> None:
+    """Refuse the rows that lack what a new child needs (records.INCOMPLETE: gender or birth date, with no ID
+    number to give them) and name no child the county has, nor one an earlier row of the file adds.
+
+    Such a row of a department's list (姓名, 出生日期, 类别, no ID number, no gender) still says which child it
+    is about when the police list brought that child in first: it is kept, flagged 证件号待核正, and merged."""
+    if not any(INCOMPLETE in r.values for r in records if not r.rejected):
+        return
+    live = [r for r in records if not r.rejected]
+    keys = [person_key(r) for r in live]
+    found = _existing_children(ctx, [k for k, r in zip(keys, live, strict=True) if INCOMPLETE in r.values and k not in ctx.seen])
+    earlier = set()  # the people rows above this one in the chunk add or name
+    for record, key in zip(live, keys, strict=True):
+        if INCOMPLETE in record.values:
+            column, reason = record.values.pop(INCOMPLETE)
+            known = key in ctx.seen or key in earlier or key in found or (key[0] == "pending" and ("nsn", key[3]) in found)
+            if not known:
+                record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
+                continue
+        earlier.add(key)
 
 
 def _existing_children(ctx: Context, keys: list) -> dict:

@@ -80,6 +80,8 @@ CLEANERS = {
 }
 # Cells whose failure to clean just drops the value (with a note) instead of deciding the row.
 SOFT_FIELDS = {"guardian_phone", "guardian_name", "ethnicity"}
+# In a record's values: why the row could not add a new child (gender or birth date missing), for apply.refuse_strangers.
+INCOMPLETE = "incomplete"
 # Cells a valid ID number decides anyway: one that cannot be read refuses the row only without one (settle_identity).
 FROM_ID = ("gender", "birth_date")
 # Columns whose values repeat from row to row: a county has a few dozen townships and a few thousand birth
@@ -178,10 +180,12 @@ def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fiel
         record.reject(label("name", labels), "姓名为空")
         return
     if needs_person_fields:
+        # Only a row without an ID number can lack these. It can still name a child the county has (by name and
+        # birth date, or student number), not add one: the writing half, which can look, decides (apply.refuse_strangers).
         if "gender" not in v:
-            record.reject(label("gender", labels), "性别为空，且没有可推断性别的证件号")
+            v[INCOMPLETE] = (label("gender", labels), "性别为空，且没有可推断性别的证件号")
         elif "birth_date" not in v:
-            record.reject(label("birth_date", labels), "出生日期为空，且没有可推断出生日期的证件号")
+            v[INCOMPLETE] = (label("birth_date", labels), "出生日期为空，且没有可推断出生日期的证件号")
 
 
 def _agree(record: Record, checked, labels: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from kongchuo.accounts.models import Department, Role
 from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.imports import readers
-from kongchuo.imports.apply import Context
+from kongchuo.imports.apply import Context, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
 from kongchuo.imports.records import PENDING_ID
@@ -294,10 +294,13 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
 
 def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str) -> None:
     """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags."""
-    good = []
     for record in records:
         if not record.rejected:
             spec.check(ctx, record, labels)
+    if spec.person:
+        refuse_strangers(ctx, records)
+    good = []
+    for record in records:
         for column, note in record.repairs:
             repairs.setdefault((column, note), []).append(record.row)
         if record.rejected:
