@@ -190,6 +190,8 @@ def test_only_the_first_scan_rows_are_searched():
         ["注：本表一式两份"],
         ["备注：请于9月10日前报送"],
         ["日期：2024年9月1日"],
+        ["制表：张三", "", "审核：李四"],
+        ["填报单位（盖章）：城口县民政局"],
     ],
 )
 def test_footer_rows_are_recognised(row):
