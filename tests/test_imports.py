@@ -232,6 +232,7 @@ def test_precedence_household_wins_identity_and_conflicts_are_recorded(world, tm
     assert Child.objects.get(id_number=N2).name == "王丽"
     assert IdentityConflict.objects.filter(child=wang).count() == 1
     assert summary["updated"] == 0 and domain_state() == before
+    assert summary["conflicts"] == 0  # none recorded now: none to tell
 
 
 def test_gbk_csv_department_lists_add_groups_and_disability(world, tmp_path):

@@ -260,15 +260,34 @@ def upsert_people(
         for child in to_update.values():
             child.updated_at = ctx.now
         Child.objects.bulk_update(list(to_update.values()), sorted(update_fields | {"updated_at"}), batch_size=1000)
-    for conflict in conflicts:
-        conflict.child_id = conflict.child.pk
+    conflicts = _new_conflicts(conflicts)
     IdentityConflict.objects.bulk_create(conflicts, ignore_conflicts=True, batch_size=1000)
-    ctx.counts["conflicts"] += len(conflicts)
+    ctx.counts["conflicts"] += len(conflicts)  # those recorded now: a list imported again has none to tell
 
     results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, _ in plan]
     _write_provenance(ctx, [(ctx.seen[key][0], outcome, supplied) for _, key, outcome, supplied in plan], provenance)
     _write_guardians(ctx, results)
     return results
+
+
+def _new_conflicts(conflicts: list[IdentityConflict]) -> list[IdentityConflict]:
+    """Those of `conflicts` not recorded yet (one per child, field, source and value: IdentityConflict's constraint)."""
+    for conflict in conflicts:
+        conflict.child_id = conflict.child.pk
+    if not conflicts:
+        return []
+    known = set(
+        IdentityConflict.objects.filter(child_id__in={c.child_id for c in conflicts}).values_list(
+            "child_id", "field", "other_source", "other_value"
+        )
+    )
+    fresh = []
+    for conflict in conflicts:
+        key = (conflict.child_id, conflict.field, conflict.other_source, conflict.other_value)
+        if key not in known:
+            known.add(key)
+            fresh.append(conflict)
+    return fresh
 
 
 def refuse_strangers(ctx: Context, records: list[Record]) -> None:
