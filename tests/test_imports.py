@@ -158,6 +158,7 @@ def test_a_workbook_of_several_sheets_says_which_sheet_each_row_is_on(world, tmp
     assert [(e["sheet"], e["row"]) for e in out["errors"]] == [("坪坝镇", 4)]
     assert [(f["sheet"], f["row"]) for f in out["flags"]] == [("巴山镇", 4)] and out["pending_ids"] == 1
     batch = ImportBatch.objects.latest("pk")
+    assert not [r for r in batch.summary["repairs"] if "监护人" in r["column"]]  # a blank guardian is no repair
     assert list(batch.issues.order_by("id").values_list("sheet", "row", "kind")) == [
         ("巴山镇", 4, RowIssue.Kind.FLAGGED), ("坪坝镇", 4, RowIssue.Kind.REJECTED)]
     client.force_login(world.users["county_staff"])

@@ -264,6 +264,11 @@ def clean_name(cell: Any) -> Cleaned:
     return Cleaned(name, repairs)
 
 
+def clean_optional_name(cell: Any) -> Cleaned:
+    """A name a row may leave out (a guardian's): blank is blank, not an error to report."""
+    return BLANK if _is_blank(cell) else clean_name(cell)
+
+
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^(0\d{2,3})-?(\d{7,8})$")
 _LOCAL = re.compile(r"^\d{7,8}$")

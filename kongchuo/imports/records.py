@@ -71,7 +71,7 @@ CLEANERS = {
     "birth_date": cleaning.clean_date,
     "date": functools.partial(cleaning.clean_date, what="日期"),  # an attendance day: not a birth date in messages
     "id_number": cleaning.clean_id_number,
-    "guardian_name": cleaning.clean_name,
+    "guardian_name": cleaning.clean_optional_name,
     "guardian_phone": cleaning.clean_phone,
     "national_student_number": cleaning.clean_student_number,
     "school_code": cleaning.clean_school_code,
