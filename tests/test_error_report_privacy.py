@@ -130,3 +130,40 @@ OTHERS = (3, "第3行", "5.00229E+17", "500229-2024-0001")  # a row number, a sh
 def test_a_cell_shows_an_id_number_by_its_first_6_and_last_4_digits_and_other_numbers_whole():
     expected = SHOWN | {cell: str(cell) for cell in PHONES + DATES + OTHERS}
     assert {cell: mask_in_cell(cell) for cell in expected} == expected
+
+
+# The importer takes an ID number whatever separates its groups (people.identity, imports.cleaning), so the mask does.
+SEPARATED = {
+    "no-break space": ("500229\u00a020130406\u00a0041X", "500229\u00a0********\u00a0041X"),
+    "underscore": ("500229_20130406_041X", "500229_********_041X"),
+    "middle dot": ("500229·20130406·041X", "500229·********·041X"),
+    "bullet": ("500229•20130406•041X", "500229•********•041X"),
+    "katakana dot": ("500229・20130406・041X", "500229・********・041X"),
+    "hyphenation point": ("500229‧20130406‧041X", "500229‧********‧041X"),
+    "tab": ("500229\t20130406\t041X", "500229\t********\t041X"),
+    "slash": ("500229/20130406/041X", "500229/********/041X"),
+    "spaced hyphen": ("500229 - 20130406 - 041X", "500229 - ******** - 041X"),
+    "groups of 4": ("5002 2920 1304 0604 1X", "5002 29** **** **04 1X"),
+    "in a sentence": ("监护人500229_19850406_0412，电话13800001111", "监护人500229_********_0412，电话13800001111"),
+    "old 15 digits": ("500229 850406 041", "500229 *****6 041"),
+}
+# Separated groups are one ID number only when their digits could be one; these the clerk needs whole.
+NOT_AN_ID = {
+    "date range": "2023.09.01—2024.01.15",
+    "compact date range": "20230901-20240115",
+    "landline with extension": "023-59221234-8001",
+    "two landlines": "0813-5922123 0813-5922124",
+    "two mobiles": "13800001111 13900002222",
+    "two spaced mobiles": "138 0000 1111 139 0000 2222",
+    "two hyphenated mobiles": "138-0000-1111/139-0000-2222",
+}
+
+
+@pytest.mark.parametrize(("cell", "shown"), SEPARATED.values(), ids=SEPARATED)
+def test_an_id_number_is_hidden_whatever_separates_its_groups(cell, shown):
+    assert mask_in_cell(cell) == shown
+
+
+@pytest.mark.parametrize("cell", NOT_AN_ID.values(), ids=NOT_AN_ID)
+def test_separated_numbers_that_cannot_be_an_id_number_are_shown_whole(cell):
+    assert mask_in_cell(cell) == cell

@@ -1,5 +1,6 @@
 """How ID numbers appear wherever a person is not entitled to the full value (DESIGN.md §9)."""
 
+import datetime as dt
 import re
 
 MASK_FIELDS = frozenset({"id_number", "id_number_raw", "national_student_number"})
@@ -24,12 +25,20 @@ def mask_student_number(value: str | None) -> str:
 
 # Not \b: in Chinese text an ID number sits between CJK characters, which are word characters too
 # ("身份证号500229…"), and a G student number puts a letter in front of it. \d is any decimal digit,
-# full-width ones (５００２２９…) included. Between the groups of one number a typist puts a space, a
-# hyphen or a dot ("500229 20120305 4010"); 15 digits or more may be an ID number, whatever its length.
+# full-width ones (５００２２９…) included. Between the groups of one number a typist puts up to three of: any
+# space (no-break, tab, ideographic…), a hyphen or dash, a dot or interpunct, an underscore or a slash
+# ("500229 20120305 4010", "500229_20120305_4010"): every separator the importer strips (people.identity,
+# imports.cleaning, after NFKC), and "/".
 _X = "XxＸｘ"
-_SEPARATOR = r"(?:[ \u3000]?[-‐‑–—－.．][ \u3000]?|[ \u3000]{1,2})"
-_DIGIT_RUN = re.compile(rf"(?<!\d)\d(?:{_SEPARATOR}?\d){{14,}}(?:{_SEPARATOR}?[{_X}](?![A-Za-z]))?")
-_GROUP = re.compile(rf"\d+(?:{_SEPARATOR}?[{_X}]$)?")
+_MARKS = (
+    r"\-\u2010-\u2015\u2212\ufe58\ufe63\uff0d"  # hyphens and dashes: ‐ ‑ ‒ – — ― − ﹘ ﹣ －
+    r".\u2024-\u2026\ufe19\ufe30\ufe52\uff0e"  # dots and leaders: ․ ‥ … ︙ ︰ ﹒ ．
+    r"\u00b7\u0387\u2022\u2027\u2219\u22c5\u30fb\uff65"  # interpuncts: · · • ‧ ∙ ⋅ ・ ･
+    r"_\ufe33\ufe34\ufe4d-\ufe4f\uff3f/\uff0f"  # underscores and slashes: ︳ ︴ ﹍ ﹎ ﹏ ＿ ／
+)
+_GAP = rf"[\s{_MARKS}]{{0,3}}"
+_DIGIT_RUN = re.compile(rf"(?<!\d)\d(?:{_GAP}\d){{14,}}(?:{_GAP}[{_X}](?![A-Za-z]))?")
+_GROUP = re.compile(rf"\d+(?:{_GAP}[{_X}]$)?")
 # A number of 15 digits or more written by Excel or Python: 5.00229201203054e+17 keeps 15 of an ID's digits.
 _SCIENTIFIC = re.compile(r"(?<![\d.])(\d[.．]\d{5})(\d+)([eE]\+?(\d+))")
 
@@ -55,19 +64,18 @@ def _mask_scientific(m: re.Match) -> str:
 
 
 def _mask_run(m: re.Match) -> str:
-    """Hide each stretch of groups that could be one ID number: 15 to 18 digits (X included) in a row, or one
-    unbroken number of 15 or more; stretches that share a group are hidden as one. Two phone numbers side by
-    side (11 + 11 digits) are not one."""
+    """Hide each stretch of groups that could be one ID number: one unbroken number of 15 digits or more, or
+    groups whose digits read as an ID number (_could_be_id_number); stretches that share a group are hidden as
+    one. A date range, a landline with its extension, two phone numbers side by side are not one."""
     run = m.group(0)
-    groups = [(g.start(), g.end(), sum(1 for c in g.group(0) if c.isdecimal() or c in _X)) for g in _GROUP.finditer(run)]
+    groups = [(g.start(), g.end()) for g in _GROUP.finditer(run)]
     stretches: list[list[int]] = []  # [first, last] group of each, in order
     for first in range(len(groups)):
-        total = 0
         for last in range(first, len(groups)):
-            total += groups[last][2]
-            if total > 18 and last > first:
+            chars = _id_chars(run[groups[first][0] : groups[last][1]])
+            if len(chars) > 18 and last > first:
                 break
-            if total < 15:
+            if not (len(chars) >= 15 if last == first else _could_be_id_number(chars)):
                 continue
             if stretches and first <= stretches[-1][1]:
                 stretches[-1][1] = max(stretches[-1][1], last)
@@ -79,6 +87,24 @@ def _mask_run(m: re.Match) -> str:
         out += [run[done:start], _mask_digits(run[start:end])]
         done = end
     return "".join(out) + run[done:]
+
+
+def _id_chars(text: str) -> str:
+    """The digits of `text` as ASCII, a trailing X as X, separators dropped."""
+    return "".join("X" if c in _X else str(int(c)) for c in text if c.isdecimal() or c in _X)
+
+
+def _could_be_id_number(chars: str) -> bool:
+    """18 characters (the last may be X) or 17 digits (X lost) with a birth date YYYYMMDD at 7-14, or 15 digits
+    (the old number) with YYMMDD at 7-12. None starts with 0, as every landline's area code does."""
+    if chars[0] == "0" or not (len(chars) == 18 or len(chars) in (15, 17) and chars.isdigit()):
+        return False
+    birth = chars[6:14] if len(chars) > 15 else "19" + chars[6:12]
+    try:
+        dt.date(int(birth[:4]), int(birth[4:6]), int(birth[6:8]))
+    except ValueError:
+        return False
+    return "1900" <= birth < "2100"
 
 
 def _mask_digits(text: str) -> str:
