@@ -192,6 +192,13 @@ def test_only_the_first_scan_rows_are_searched():
         ["日期：2024年9月1日"],
         ["制表：张三", "", "审核：李四"],
         ["填报单位（盖章）：城口县民政局"],
+        # A signature line that does not start with its word: two cells that start as its cells do.
+        ["单位：城口县民政局", "制表人：张三", "审核人：李四", "日期：2024-03-01"],
+        ["城口县民政局", "填表人：张三", "联系电话：023-59221234"],
+        ["巴山镇", "龙泉村", "制表人：张三", "审核人：李四"],
+        ["制表人：", "张三", "审核人：", "李四", "日期：", "2024-03-01"],
+        ["统计：张三"], ["打印日期：2024-03-01"], ["导出时间：2024-03-01 10:00"], ["第1页，共3页"],
+        ["城口县坪坝镇困难儿童名单"],  # the title of the next block of a list pasted together from several
     ],
 )
 def test_footer_rows_are_recognised(row):
@@ -212,6 +219,7 @@ def test_footer_rows_are_recognised(row):
         # A total or signature word first, but an ID number in the row: a child, however odd the row.
         ["合计", "500229201401023012"],
         ["备注：新增", "丁一", 500229201401043011],
+        ["丙丁", "", "2014-01-04", "联系电话：13800001111"],  # one remark that starts as a signature cell does
     ],
 )
 def test_data_rows_are_not_footers(row):

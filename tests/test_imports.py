@@ -171,6 +171,9 @@ def test_a_workbook_of_several_sheets_says_which_sheet_each_row_is_on(world, tmp
     table = CalamineWorkbook.from_filelike(io.BytesIO(report)).get_sheet_by_index(0).to_python()
     assert table[0][:2] == ["工作表", "行号"] and table[0][5:7] == ["姓名", "性别"]
     assert [row[:2] for row in table[1:]] == [["巴山镇", 4], ["坪坝镇", 4]]
+    batch.issues.filter(sheet="巴山镇").delete()  # problems on one sheet only: still told which
+    report = client.get(reverse("import_errors", args=[batch.pk])).content
+    assert CalamineWorkbook.from_filelike(io.BytesIO(report)).get_sheet_by_index(0).to_python()[1][:2] == ["坪坝镇", 4]
     second[1] = [*header, "备注"]  # this sheet has one more column
     path = write_xlsx(tmp_path / "两镇2.xlsx", {"说明": [["填表说明"]], "巴山镇": first, "坪坝镇": second})
     with pytest.raises(SystemExit):
@@ -399,7 +402,7 @@ def test_web_flow_with_manual_mapping_saved_for_next_time(world, tmp_path, clien
     page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
     assert "列对应" in page
     # The row that looks most like a header is offered to map from, not the title above it.
-    assert all(f'<option value="{label}"' in page for label in rows[1]) and rows[0][0] not in page.split("列对应")[1]
+    assert all(f'<option value="{label}"' in page for label in rows[1]) and rows[0][0] not in page.split("列对应（自动识别")[-1]
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("import_mapping", args=[batch.pk]), {"map_name": "孩子名字", "map_id_number": "身份证"})
     batch.refresh_from_db()
@@ -418,7 +421,55 @@ def test_a_csv_without_a_recognisable_header_is_told_as_the_file_not_a_stored_na
     rows = [["学生名字", "身份号"], ["刘小军", N1]]
     with pytest.raises(ImportFailed, match="^文件：") as failed:
         run(world, "household", write_csv(tmp_path / "odd.csv", rows))
-    assert ".upload" not in str(failed.value) and ImportBatch.objects.get().summary["sheets"][0]["labels"] == rows[0]
+    assert ".upload" not in str(failed.value) and ImportBatch.objects.get().summary["unmatched"][0]["labels"] == rows[0]
+
+
+def test_an_unrecognised_header_offers_its_own_titles_not_a_childs_row(world, tmp_path, client, django_capture_on_commit_callbacks):
+    """The header has a blank title; the rows under it have more cells of text: the titles are still what the
+    mapping offers, and no ID number of the rows is shown in the message."""
+    rows = [["儿童名字", "证号", "", "分类"], ["辛二", N2, "女", "孤儿"], ["辛三", N1, "男", "低保"]]
+    client.force_login(world.users["county_staff"])
+    with django_capture_on_commit_callbacks(execute=True), open(write_csv(tmp_path / "民政.csv", rows), "rb") as fh:
+        client.post(reverse("import_list"), {"source": "civil-affairs", "file": fh})
+    batch = ImportBatch.objects.get()
+    page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
+    options = page.split("列对应（自动识别")[-1]
+    assert all(f'<option value="{label}"' in options for label in ("儿童名字", "证号", "分类"))
+    assert "辛二" not in options and N2 not in page and N2[6:14] not in batch.message
+
+
+def test_a_sheet_of_children_passed_over_fails_the_file_hidden_or_headerless(world, tmp_path, capsys):
+    """Nothing of a file goes in rather than some: a sheet with ID numbers whose header is not found, or that is
+    hidden, fails the import; a hidden sheet of drop-down choices is passed over and said."""
+    import xlsxwriter
+
+    def workbook(name, hidden_rows):
+        path = tmp_path / name
+        book = xlsxwriter.Workbook(path)
+        for title, rows, hidden in (("花名册", household_rows(), False), ("旧名单", hidden_rows, True)):
+            sheet = book.add_worksheet(title)
+            for r, row in enumerate(rows):
+                sheet.write_row(r, 0, [c if isinstance(c, (str, int)) else str(c) for c in row])
+            if hidden:
+                sheet.hide()
+        book.close()
+        return path
+
+    choices = [["男"], ["女"], ["汉族"]]
+    call_command("import", "household", str(workbook("choices.xlsx", choices)), "--json", "--dry-run", "--county", "500229")
+    out = json.loads(capsys.readouterr().out)
+    assert out["created"] == 3 and out["passed_over"] == ["工作表“旧名单”是隐藏的工作表，未导入"]
+    old_list = [HOUSEHOLD_HEADER, ["旧一", "男", "汉", "2015-01-02", N3, "", "巴山镇", "", "", ""],
+                ["旧二", "女", "汉", "2015-01-03", compose_id_number("500229", B3, 305), "", "巴山镇", "", "", ""]]
+    with pytest.raises(SystemExit):
+        call_command("import", "household", str(workbook("old.xlsx", old_list)), "--json", "--county", "500229")
+    assert "隐藏" in json.loads(capsys.readouterr().out)["errors"][0]["message"] and not Child.objects.filter(name="旧一").exists()
+    headerless = [["甲列", "乙列"], ["新一", N3], ["新二", compose_id_number("500229", B3, 305)]]
+    path = write_xlsx(tmp_path / "two.xlsx", {"花名册": household_rows(), "坪坝镇": headerless})
+    with pytest.raises(SystemExit):
+        call_command("import", "household", str(path), "--json", "--county", "500229")
+    message = json.loads(capsys.readouterr().out)["errors"][0]["message"]
+    assert "工作表“坪坝镇”" in message and "身份证号" in message and not Child.objects.filter(name="刘小军").exists()
 
 
 def test_full_id_error_report_only_for_entitled_roles_and_audited(world, tmp_path, client):

@@ -9,7 +9,7 @@ def error_report_xlsx(batch: ImportBatch, *, unmasked: bool = False) -> tuple[by
     """`unmasked` only for roles entitled to full ID numbers (the caller checks and audits)."""
     issues = list(batch.issues.order_by("id"))  # the file's order, sheet after sheet
     width = max((len(i.raw) for i in issues), default=0)
-    several = len({i.sheet for i in issues}) > 1
+    several = len(batch.summary.get("sheets", [])) > 1  # even when the problems are all on one of them
     # Everything the file gave: its cells, its column titles, and reasons that quote a cell ("民族“…”无法识别").
     show = str if unmasked else mask_in_cell
     where = ["工作表"] if several else []

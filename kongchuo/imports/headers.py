@@ -292,16 +292,25 @@ def _field_names(fields: Iterable[str]) -> str:
 
 
 def _quote(labels: list[str], limit: int = 30) -> str:
-    shown = [lb for lb in labels if lb][:limit]
+    """Cells for a message, none with a run of digits in it: the cells of a sheet without a header may be a
+    child's (an ID number, a birth date), and a message is shown and stored."""
+    shown = [lb for lb in labels if lb and not _DIGIT_RUN.search(lb)][:limit]
     return "、".join(shown) if shown else "（空）"
+
+
+_DIGIT_RUN = re.compile(r"\d{4}")
 
 
 # -- rows that are not data ------------------------------------------------------------------------
 
 _FOOTER_WORDS = (
-    "制表", "填表", "审核", "负责人", "填报", "统计人", "经办人", "复核", "校长签字", "签字",
+    "制表", "填表", "审核", "负责人", "填报", "统计", "经办人", "复核", "校长签字", "签字",
     "签名", "盖章", "联系人",
 )  # in the row's first cell (制表人：…, 制表：…, 审核：…, 填报日期：…)
+# What a cell of a signature line starts with; two such cells in a row make it one wherever they stand.
+_SIGNATURE_STARTS = (*_FOOTER_WORDS, "日期", "时间", "联系电话", "电话", "单位", "打印", "导出")
+_FIRST_CELL_FOOTER = re.compile(r"^((日期|时间|打印|导出)|第\d+页)")
+_LIST_TITLE = re.compile(r"名单|花名册|名册|统计表|一览表|汇总表|台账")
 _TOTAL_PREFIXES = ("合计", "总计", "小计", "共计")
 _NOTE_PREFIXES = ("备注:", "注:", "说明:", "填表说明", "备注")
 
@@ -321,20 +330,29 @@ def is_footer_row(row: list) -> bool:
 
 
 def _is_footer(filled: list) -> bool:
-    """Whether a row's non-blank cells (`filled`) make a footer. It is said by the row's first cell: a
-    signature line starts with its word (制表人：…), a total with 合计, a note with 注/备注. The same words
-    further along are a data row's remarks (监护人已签字确认, 联系人：村主任), and a department's list of
-    three or four columns must not lose such a child; nor is a row with a 15-digit or longer number in it
-    (an ID number) ever a footer."""
+    """Whether a row's non-blank cells (`filled`) are not data: a signature line (制表人：… 审核人：… 日期：…),
+    a total (合计), a note (注/备注：…), a page number, or the title of the next block of a list pasted
+    together from several (城口县坪坝镇困难儿童名单). A row with a 15-digit number in it (an ID number) is
+    always data.
+
+    A signature line is told by its first cell (制表人：…), or by two cells that start as its cells do
+    (单位：… 制表人：…). One such cell further along is a child's remark (联系人：村主任, 监护人已签字确认):
+    a department's list of three or four columns must not lose that child."""
     if not filled or not isinstance(filled[0], str):
         return False
     first = normalise_label(filled[0])
     if first.startswith(_TOTAL_PREFIXES):
         return not _names_someone(filled)
-    if len(filled) > 4:  # a data row, however sparse, has more
+    if len(filled) > 8:  # a data row, however sparse, has more (and most rows of a household list stop here)
         return False
     raw = unicodedata.normalize("NFKC", filled[0]).replace(" ", "")
-    footer = raw.startswith(_NOTE_PREFIXES) or any(word in first for word in _FOOTER_WORDS) or re.match(r"^(日期|时间):", raw)
+    footer = (
+        raw.startswith(_NOTE_PREFIXES)
+        or any(word in first for word in _FOOTER_WORDS)
+        or _FIRST_CELL_FOOTER.match(raw)
+        or (len(filled) == 1 and _LIST_TITLE.search(first))
+        or sum(1 for c in filled if isinstance(c, str) and normalise_label(c).startswith(_SIGNATURE_STARTS)) >= 2
+    )
     return bool(footer) and not _names_someone(filled)
 
 

@@ -23,6 +23,7 @@ import itertools
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import threading
 import traceback
@@ -44,11 +45,15 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
     """The events of one file (see the module's docstring); raises readers.FileRejected for a file it cannot read."""
     for sheet in readers.iter_sheets(path, kind=kind, checked=True):
         head = list(itertools.islice(sheet.rows, HEAD_ROWS))
+        where = f"工作表“{sheet.name}”" if sheet.name else "文件"
+        guess = {"sheet": sheet.name, "labels": likely_header(head), "columns": {}, "holds_ids": holds_ids(head)}
+        if not sheet.visible:  # an old list, a sheet of drop-down choices: hidden for a reason
+            yield ("skipped", f"{where}是隐藏的工作表，未导入", guess)
+            continue
         try:
             match = detect_header(head, spec.fields, required=spec.required, override=override or None)
         except HeaderNotFound as exc:
-            where = f"工作表“{sheet.name}”" if sheet.name else "文件"
-            yield ("skipped", f"{where}：{exc}", {"sheet": sheet.name, "labels": likely_header(head), "columns": {}})
+            yield ("skipped", f"{where}：{exc}", guess)
             continue
         labels = {f: match.labels[i] for f, i in match.columns.items()}
         info = {
@@ -66,10 +71,20 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
 
 
 def likely_header(head: list[list]) -> list[str]:
-    """The cells of the row among `head` with the most text in it (a header whose titles no synonym knows)."""
-    texts = [[str(c).strip() if isinstance(c, str) else "" for c in row] for row in head]
-    best = max(texts, key=lambda row: sum(1 for t in row if t), default=[])
-    return best
+    """The cells of the row among `head` that looks most like a header whose titles no synonym knows: the most
+    cells of text without a run of digits (a child's row has an ID number, a birth date), the first of equals
+    (a header comes before its rows)."""
+    texts = [[c.strip() if isinstance(c, str) and not _DIGIT_RUN.search(c) else "" for c in row] for row in head]
+    return max(texts, key=lambda row: sum(1 for t in row if t), default=[])  # max keeps the first of equals
+
+
+def holds_ids(head: list[list]) -> bool:
+    """Whether two or more of these rows hold an ID number (15 digits or more): a list, not notes."""
+    return sum(1 for row in head if any(_LONG_NUMBER.search(str(c).replace(" ", "")) for c in row)) >= 2
+
+
+_DIGIT_RUN = re.compile(r"\d{4}")
+_LONG_NUMBER = re.compile(r"\d{15}|\d\.\d+[eE]\+?1[4-9]")
 
 
 def _cleaned(spec, labels, columns, index: int, row: list) -> Record:

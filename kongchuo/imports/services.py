@@ -220,8 +220,12 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                             on_progress(counts["rows"])
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
+            for why, guess in zip(passed_over, unmatched, strict=True):
+                if guess["holds_ids"]:  # a sheet of children passed over: nothing of the file goes in, not some
+                    raise ImportFailed(f"{why}；该工作表中有身份证号，像是名单：请指定列对应、改正表头，或删除该工作表后重新导入")
             summary = _summary(counts, ctx, repairs, sheets_used)
-            summary["passed_over"] = passed_over  # a township's sheet whose header was not found must not go unnoticed
+            # A township's sheet whose header was not found must not go unnoticed; its likeliest header is offered to map.
+            summary.update(passed_over=passed_over, unmatched=unmatched)
             if dry_run or counts["rejected"]:
                 raise _Rollback()
             audit_record(
@@ -236,7 +240,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     except _Rollback:
         pass
     except (ImportFailed, readers.FileRejected) as exc:
-        summary = {"rows": 0, "rejected": 0, "error": str(exc), "sheets": sheets_used or unmatched}
+        summary = {"rows": 0, "rejected": 0, "error": str(exc), "sheets": sheets_used, "passed_over": passed_over, "unmatched": unmatched}
         _finish(batch, ImportBatch.Status.REJECTED, summary, [], message=str(exc))
         raise ImportFailed(str(exc)) from exc
     except Exception as exc:

@@ -70,9 +70,10 @@ def import_detail(request, batch_id: int):
     if kind in RowIssue.Kind.values:
         issues = issues.filter(kind=kind)
     spec = SPECS[batch.source]
-    sheet = (batch.summary.get("sheets") or [{}])[0]
-    labels = [x for x in sheet.get("labels", []) if x]
-    mapping_rows = [(f, FIELD_LABELS.get(f, f), sheet.get("columns", {}).get(f, ""), f in spec.required) for f in spec.fields]
+    sheets = [*batch.summary.get("sheets", []), *batch.summary.get("unmatched", [])]  # a mapping serves every sheet
+    labels = list(dict.fromkeys(x for sheet in sheets for x in sheet.get("labels", []) if x))
+    current = (sheets or [{}])[0].get("columns", {})
+    mapping_rows = [(f, FIELD_LABELS.get(f, f), current.get(f, ""), f in spec.required) for f in spec.fields]
     context = {
         "batch": batch,
         "running": batch.status in RUNNING,

@@ -52,7 +52,7 @@ class Command(BaseCommand):
         if as_json:
             out = {k: summary.get(k, 0) for k in ("rows", "created", "updated", "unchanged", "rejected")}
             out["errors"] = errors or ([{"row": 0, "column": "", "message": summary["error"]}] if summary.get("error") else [])
-            out.update({k: summary[k] for k in ("flagged", "pending_ids", "conflicts") if k in summary})
+            out.update({k: summary[k] for k in ("flagged", "pending_ids", "conflicts", "passed_over") if k in summary})
             if batch is not None:
                 out["flags"] = flags
             self.stdout.write(_json_dumps(out))
