@@ -21,10 +21,11 @@ from django.db import connection, models
 from django.utils import timezone
 
 from kongchuo.core.choices import Source
+from kongchuo.core.masking import mask_id_number
 from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, Status, StatusChange
 from kongchuo.enrolments.services import TRANSITIONS
 from kongchuo.imports.models import IdentityConflict, ImportBatch
-from kongchuo.imports.records import INCOMPLETE, Record, label
+from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, label
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup
 from kongchuo.people.names import name_pinyin
 from kongchuo.places.models import Division, School, SchoolClass
@@ -76,6 +77,9 @@ class Context:
     counts: Counter = field(default_factory=Counter)
     seen: dict = field(default_factory=dict)  # person key → (child id, first row), across chunks (duplicates within the file)
     enrolments_met: dict = field(default_factory=dict)  # enrolment id → the registry row that stated it (upsert_enrolments)
+    # (child id, school id) → (row, status) of a registry row that closed the child's open enrolment there
+    # beside an older closed one with its status and grade (_enrolment_for: left again)
+    enrolments_closed: dict = field(default_factory=dict)
     townships: dict = field(default_factory=dict)
     villages: dict = field(default_factory=dict)
     schools: dict = field(default_factory=dict)
@@ -180,10 +184,16 @@ PERSON_FIELDS = ["name", "gender", "birth_date", "ethnicity", "household_address
 DISABILITY_FIELDS = ["health", "disability_category", "disability_grade", "disability_certificate_no"]  # disability_values
 
 
+# In a record's values: the person key of the child a row without ID number and gender names (refuse_strangers).
+JOINED = "joined"
+
+
 def person_key(record: Record):
     v = record.values
     if "id_number" in v:
         return ("id", v["id_number"])
+    if JOINED in v:
+        return v[JOINED]
     return ("pending", v["name"], v.get("birth_date"), v.get("national_student_number", ""))
 
 
@@ -294,22 +304,62 @@ def refuse_strangers(ctx: Context, records: list[Record]) -> None:
     """Refuse the rows that lack what a new child needs (records.INCOMPLETE: gender or birth date, with no ID
     number to give them) and name no child the county has, nor one an earlier row of the file adds.
 
-    Such a row of a department's list (姓名, 出生日期, 类别, no ID number, no gender) still says which child it
-    is about when the police list brought that child in first: it is kept, flagged 证件号待核正, and merged."""
+    A department's list may give only 姓名, 出生日期, 类别. Such a row (no ID number, no gender) still says which
+    child it is about when the county has one child of that name and birth date, with a valid ID (the police
+    list brought it in) or without: it joins that child, through upsert_people's merge as if it had named
+    it (`JOINED`), and stays flagged 证件号待核正, the flag saying whom it joined. None or several: refused.
+    A row with a gender and no birth date must name a child without an ID number (or its 学籍号), as before."""
     if not any(INCOMPLETE in r.values for r in records if not r.rejected):
         return
     live = [r for r in records if not r.rejected]
     keys = [person_key(r) for r in live]
-    found = _existing_children(ctx, [k for k, r in zip(keys, live, strict=True) if INCOMPLETE in r.values and k not in ctx.seen])
+    unmet = [(r, k) for r, k in zip(live, keys, strict=True) if INCOMPLETE in r.values and k not in ctx.seen]
+    found = _existing_children(ctx, [k for _, k in unmet])
+    namesakes = _namesakes(ctx, [r for r, _ in unmet if "gender" not in r.values and "birth_date" in r.values])
     earlier = set()  # the people rows above this one in the chunk add or name
     for record, key in zip(live, keys, strict=True):
         if INCOMPLETE in record.values:
             column, reason = record.values.pop(INCOMPLETE)
-            known = key in ctx.seen or key in earlier or key in found or (key[0] == "pending" and ("nsn", key[3]) in found)
-            if not known:
+            v = record.values
+            if key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found):
+                pass
+            elif "gender" not in v and "birth_date" in v:
+                children = namesakes.get((v["name"], v["birth_date"]), [])
+                if not children:
+                    record.reject(column, f"{reason}；也对应不上本县已有的同姓名、同出生日期的儿童，无法新增")
+                    continue
+                if len(children) > 1:
+                    record.reject(column, f"{reason}；本县同名同出生日期的儿童有{len(children)}人，无法确定是谁")
+                    continue
+                key = _join(record, children[0])
+            elif key not in found:
                 record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
                 continue
         earlier.add(key)
+
+
+def _namesakes(ctx: Context, records: list[Record]) -> dict:
+    """(name, birth date) → the county's children of that name and birth date, whatever their ID number, for
+    `records`. Those the file adds in earlier chunks are written already; in this chunk only a row's own
+    person key (refuse_strangers' `earlier`) names one."""
+    wanted = {(r.values["name"], r.values["birth_date"]) for r in records}
+    if not wanted:
+        return {}
+    names, dates = {n for n, _ in wanted}, {d for _, d in wanted}
+    children = defaultdict(list)
+    for c in Child.objects.filter(county=ctx.county, name__in=names, birth_date__in=dates).only("name", "birth_date", "id_number"):
+        if (c.name, c.birth_date) in wanted:
+            children[(c.name, c.birth_date)].append(c)
+    return children
+
+
+def _join(record: Record, child: Child) -> tuple:
+    """Have `record` name `child` (its person key, as a row with its ID number would); returns that key."""
+    key = ("id", child.id_number) if child.id_number else ("pending", child.name, child.birth_date, "")
+    record.values[JOINED] = key
+    whom = f"{child.name}（证件号{mask_id_number(child.id_number)}）" if child.id_number else f"{child.name}（证件号亦待核正）"
+    record.flags = [(c, f"{m}；已按姓名和出生日期对应到本县已有的{whom}" if m.startswith(PENDING_ID) else m) for c, m in record.flags]
+    return key
 
 
 def _existing_children(ctx: Context, keys: list) -> dict:
@@ -594,13 +644,19 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
 # --- group memberships (department lists) -----------------------------------------------------
 
 # The words of a list's 类别 column, the first found deciding (the more specific before the words they contain).
-CATEGORY_GROUPS = [
+# None: a category of no group here, refused with the category message whatever words follow.
+CATEGORY_GROUPS: list[tuple[str, str | None]] = [
     # 民政
     ("事实无人抚养", SpecialGroup.DE_FACTO_UNSUPPORTED),
+    ("事实孤儿", SpecialGroup.DE_FACTO_UNSUPPORTED),  # the usual name before 民发〔2019〕62号
     ("孤儿", SpecialGroup.ORPHAN),
     ("特困", SpecialGroup.EXTREME_POVERTY_SUPPORT),
     ("五保", SpecialGroup.EXTREME_POVERTY_SUPPORT),  # 农村五保供养, the name of 特困供养 before 2014
     ("供养", SpecialGroup.EXTREME_POVERTY_SUPPORT),  # 分散供养 / 集中供养（人员）
+    # 低保边缘家庭 (低边户): households just above the 低保 line, their own civil-affairs category; not 低保, nor
+    # the rural-revitalisation lists' 边缘易致贫户 (monitored_household, DESIGN.md §3).
+    ("低保边缘", None),
+    ("低边", None),
     ("低保", SpecialGroup.MINIMUM_LIVING_ALLOWANCE),
     ("最低生活保障", SpecialGroup.MINIMUM_LIVING_ALLOWANCE),
     ("困境", SpecialGroup.CHILD_IN_DIFFICULTY),
@@ -643,7 +699,7 @@ def group_of(category: str, source: str) -> str | None:
         # ("智力", "肢残"). A word naming none is refused: the file may be another department's list.
         return SpecialGroup.DISABLED if "残疾" in category or disability_category(category) else None
     for word, group in CATEGORY_GROUPS:
-        if word in category and group in ALLOWED_GROUPS[source]:
+        if word in category and (group is None or group in ALLOWED_GROUPS[source]):
             return group
     return None
 
@@ -732,7 +788,7 @@ def _class_number(text) -> int | None:
     return None
 
 
-def _enrolment_for(enrolments: list[Enrolment], status: str, grade: int, met: Callable) -> Enrolment | None:
+def _enrolment_for(enrolments: list[Enrolment], status: str, grade: int, met: Callable, *, open_row: bool) -> Enrolment | None:
     """Which of a child's enrolments at a school (the latest first) a registry row states; None: a new one.
 
     Closed enrolments (毕业, 转出, 死亡) are matched too, so that a file imported again finds what it wrote.
@@ -740,19 +796,29 @@ def _enrolment_for(enrolments: list[Enrolment], status: str, grade: int, met: Ca
       one stays as history and the row is a new enrolment: the child left (转出, or 毕业 from the primary
       section of a 九年一贯 school) and is back. TRANSITIONS lets nothing out of a closed status, and
       enrolment_create too opens a new enrolment beside a closed one.
-    - A closed status: the closed enrolment with that status and grade (what an import of this row wrote);
-      else the open one, which the row closes (毕业 at the end of the year); else the latest closed one with
-      another status, which the row corrects (with history, flagged: TRANSITIONS has no such move). An
-      enrolment another row of this import has already stated (`met`) is left to it: two rows with
+    - A closed status: the closed enrolment with that status and grade (what an import of this row wrote),
+      unless the open one is in that grade too and newer: the child came back and has left again, and the
+      row closes it. Not when a row of this import states the open one (`met`), nor beside an open-status
+      row for the child at the school in this chunk (`open_row`): the closed row is then the earlier stint.
+      Else the open one, which the row closes (毕业 at the end of the year); else the latest closed one
+      with another status, which the row corrects (with history, flagged: TRANSITIONS has no such move).
+      An enrolment another row of this import has already stated (`met`) is left to it: two rows with
       different statuses are two enrolments, whatever their order in the file.
+
+    What is left: an open-status row in a later chunk is not known yet (chunks are written as they come).
+    A file listing both stints in one grade, the closed row in an earlier chunk than the open one, closes
+    the open enrolment and opens another (upsert_enrolments flags that row). Stints in different grades
+    are told apart by the grade, wherever their rows are.
     """
     open_one = next((e for e in enrolments if e.status in OPEN_STATUSES), None)
     if status in OPEN_STATUSES:
         return open_one
+    unstated = open_one is not None and met(open_one) is None
     same = next((e for e in enrolments if e.status == status and e.grade == grade), None)
     if same is not None:
-        return same
-    if open_one is not None and met(open_one) is None:
+        left_again = unstated and not open_row and open_one.grade == grade and enrolments.index(open_one) < enrolments.index(same)
+        return open_one if left_again else same
+    if unstated:
         return open_one
     return next((e for e in enrolments if e.status not in OPEN_STATUSES and e.status != status and met(e) is None), None)
 
@@ -785,6 +851,9 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
             return met_here[id(e)][1]
         return ctx.enrolments_met.get(e.pk) if e.pk else None
 
+    # (child id, school code) of this chunk's open-status rows: a closed row beside one is an earlier stint.
+    open_rows = {(child_id, r.values["school_code"]) for r, child_id, _ in pairs if r.values["status_code"] in OPEN_STATUSES}
+
     outcomes, create, update, history = [], [], [], []
     for record, child_id, outcome in pairs:
         school = ctx.schools[record.values["school_code"]]
@@ -793,8 +862,18 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
         status = record.values["status_code"]
         nsn = record.values.get("national_student_number", "")
         enrolments = at_school[(child_id, school.pk)]
-        enrolment = _enrolment_for(enrolments, status, grade, met)
+        enrolment = _enrolment_for(enrolments, status, grade, met, open_row=(child_id, school.code) in open_rows)
         if enrolment is None:
+            if status in OPEN_STATUSES and (child_id, school.pk) in ctx.enrolments_closed:
+                # The open row of a file whose closed row, chunks earlier, closed this stint (_enrolment_for).
+                row, closed = ctx.enrolments_closed[(child_id, school.pk)]
+                record.flags.append(
+                    (
+                        label("status", labels),
+                        f"第{row}行已将该生在{school.name}的学籍记为“{Status(closed).label}”，本行为“{Status(status).label}”，"
+                        "已另开一段学籍，请核实",
+                    )
+                )
             if status in OPEN_STATUSES and any(e.status == Status.DECEASED for e in enrolments):
                 record.flags.append(
                     (label("status", labels), f"该生在{school.name}的学籍曾登记为“死亡”，现为“{Status(status).label}”，请核实")
@@ -827,6 +906,9 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
         first = met(enrolment)
         if first is None:
             met_here[id(enrolment)] = (enrolment, record.row)
+            closes = status not in OPEN_STATUSES and enrolment.status in OPEN_STATUSES
+            if closes and any(e.status == status and e.grade == grade for e in enrolments):  # left again
+                ctx.enrolments_closed[(child_id, school.pk)] = (record.row, status)
         elif changed:
             record.flags.append(("", f"与第{first}行为该生在{school.name}的同一学籍而内容不一致，已按第{first}行处理，请核实"))
             outcomes.append(outcome)
