@@ -417,6 +417,14 @@ def test_web_flow_with_manual_mapping_saved_for_next_time(world, tmp_path, clien
     assert summary["unchanged"] == 3
 
 
+def test_a_file_with_a_header_and_no_rows_is_refused_not_applied_as_nothing(world, tmp_path, capsys):
+    path = write_csv(tmp_path / "考勤.csv", [["日期", "学校标识码", "全国学籍号", "姓名", "状态"], [], [""] * 5])
+    with pytest.raises(SystemExit) as exit_:
+        call_command("import", "attendance", str(path), "--json", "--county", "500229")
+    assert exit_.value.code == 1 and "没有数据行" in json.loads(capsys.readouterr().out)["errors"][0]["message"]
+    assert ImportBatch.objects.get().status == ImportBatch.Status.REJECTED
+
+
 def test_a_csv_without_a_recognisable_header_is_told_as_the_file_not_a_stored_name(world, tmp_path):
     rows = [["学生名字", "身份号"], ["刘小军", N1]]
     with pytest.raises(ImportFailed, match="^文件：") as failed:

@@ -220,6 +220,8 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                             on_progress(counts["rows"])
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
+            if not counts["rows"]:
+                raise ImportFailed("找到了表头，但表头下没有数据行：请检查是否上传了空白模板或选错了工作表")
             for why, guess in zip(passed_over, unmatched, strict=True):
                 if guess["holds_ids"]:  # a sheet of children passed over: nothing of the file goes in, not some
                     raise ImportFailed(f"{why}；该工作表中有身份证号，像是名单：请指定列对应、改正表头，或删除该工作表后重新导入")
