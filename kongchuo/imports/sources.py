@@ -1,13 +1,20 @@
 """What each source's file must contain and how its rows are checked and applied (CONTRACT.md)."""
 
+import functools
+import operator
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import OuterRef, Q, Subquery
+
 from kongchuo.attendance.models import AttendanceRecord
-from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
+from kongchuo.cases.models import Case, HomeTeachingPlan
+from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, StatusChange
 from kongchuo.imports import apply
 from kongchuo.imports.models import ImportSource
-from kongchuo.imports.records import Record, label
+from kongchuo.imports.records import PENDING_ID, Record, label
+from kongchuo.matching.models import Finding
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership
 from kongchuo.places.models import School
 
@@ -114,7 +121,10 @@ def check_attendance(ctx, record: Record, labels) -> None:
     if status is None:
         record.reject(label("status", labels), f"考勤状态“{record.values.get('status', '')}”无法识别（应为缺勤、请假或迟到）")
         return
-    if not record.values.get("id_number") and not record.values.get("national_student_number"):
+    if "id_error" in record.values:
+        # Not a person source: settle_identity does not run, so the cell's own problem is told here.
+        record.flags.append((label("id_number", labels), f"{PENDING_ID}：{record.values['id_error']}"))
+    elif not record.values.get("id_number") and not record.values.get("national_student_number"):
         # A pupil the school knows only by name is exactly the lead 无学籍在读 needs: keep it, flagged.
         record.flags.append((label("national_student_number", labels), "无学籍号和证件号，仅凭姓名记录，待比对"))
     record.values["attendance_status"] = status
@@ -183,76 +193,185 @@ def _with_memberships(ctx, results, group_of):
     return ["updated" if o == "unchanged" and child_id in fresh else o for _, child_id, o in results]
 
 
+NEW_FROM_STUDY = "本县名单中原无此儿童，已按外地就读核实名单新增，请核实户籍"
+
+
 def apply_study(ctx, records, labels):
-    return apply.write_external_studies(ctx, apply.upsert_people(ctx, records, labels))
+    results = apply.upsert_people(ctx, records, labels)
+    for record, _, outcome in results:
+        if outcome == "created":  # the list says the household is here; no county list had the child
+            record.flags.append(("", NEW_FROM_STUDY))
+    return apply.write_external_studies(ctx, results)
 
 
 def apply_attendance(ctx, records, labels):
+    """One record per pupil, school and day: a later import with another status corrects it.
+
+    The pupil is the linked child (by 学籍号 or 证件号, or, for a row whose ID number cannot be read, the
+    school's one enrolled pupil of that name), else the name. Of two rows of one file for the same pupil
+    and day, the first stands (`ctx.seen` remembers, across chunks, which row wrote or corrected a record).
+    """
     nsns = [r.values.get("national_student_number") for r in records if r.values.get("national_student_number")]
     ids = [r.values.get("id_number") for r in records if r.values.get("id_number")]
     by_nsn = dict(
         Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).values_list("national_student_number", "child_id")
     )
     by_id = dict(Child.objects.filter(id_number__in=ids).values_list("id_number", "id"))
-    existing = set(
-        AttendanceRecord.objects.filter(
-            school__in=[ctx.schools[r.values["school_code"]] for r in records], date__in={r.values["date"] for r in records}
-        ).values_list("school_id", "date", "name", "national_student_number", "id_number")
-    )
-    create, outcomes = [], []
+    by_name = _sole_pupils_by_name(ctx, [r for r in records if "id_error" in r.values and not r.values.get("national_student_number")])
+    days = defaultdict(list)  # (school id, date) → its records, those this chunk adds included
+    for a in AttendanceRecord.objects.filter(
+        school__in=[ctx.schools[r.values["school_code"]] for r in records], date__in={r.values["date"] for r in records}
+    ).only("id", "child_id", "school_id", "date", "status", "name", "national_student_number", "id_number", "batch_id"):
+        days[(a.school_id, a.date)].append(a)
+    met = {}  # id(record) → (record, the row of this chunk that wrote or matched it)
+    create, update, outcomes = [], {}, []
     for r in records:
-        school = ctx.schools[r.values["school_code"]]
-        nsn, idn = r.values.get("national_student_number", ""), r.values.get("id_number", "")
-        key = (school.pk, r.values["date"], r.values["name"], nsn, idn)
-        if key in existing:
-            outcomes.append("unchanged")
-            continue
-        existing.add(key)
+        v = r.values
+        school = ctx.schools[v["school_code"]]
+        nsn, idn, status = v.get("national_student_number", ""), v.get("id_number", ""), v["attendance_status"]
         child_id = by_nsn.get(nsn) or by_id.get(idn)
+        if child_id is None and (child_id := by_name.get((school.pk, v["name"]))):
+            r.flags.append((label("name", labels), f"证件号无法使用，已按姓名对应到{school.name}唯一在读的同名学生，请核实"))
         if child_id is None:
             r.flags.append(("", "学籍中无此学生：作为无学籍在读线索保留，待比对"))
-        create.append(
-            AttendanceRecord(
+        day = days[(school.pk, v["date"])]
+        found = _same_pupil(day, child_id, v["name"], nsn, idn)
+        if found is None:
+            found = AttendanceRecord(
                 child_id=child_id,
                 school=school,
-                date=r.values["date"],
-                status=r.values["attendance_status"],
-                name=r.values["name"],
+                date=v["date"],
+                status=status,
+                name=v["name"],
                 id_number=idn,
                 national_student_number=nsn,
                 county=ctx.county,
                 township_id=school.township_id,
                 batch=ctx.batch,
             )
-        )
-        outcomes.append("created")
+            day.append(found)
+            met[id(found)] = (found, r.row)
+            create.append(found)
+            outcomes.append("created")
+            continue
+        first = met[id(found)][1] if id(found) in met else ctx.seen.get(("attendance", found.pk))
+        if first is not None:
+            if found.status != status:
+                r.flags.append(
+                    (
+                        label("status", labels),
+                        f"与第{first}行为同一学生同一天而状态不同（第{first}行为“{found.get_status_display()}”，"
+                        f"本行为“{AttendanceRecord.Status(status).label}”），已按第{first}行处理，请核实",
+                    )
+                )
+            outcomes.append("unchanged")
+            continue
+        met[id(found)] = (found, r.row)
+        changed = False
+        if found.status != status:
+            earlier = f"（原记录来自导入批次#{found.batch_id}）" if found.batch_id else ""
+            r.flags.append(
+                (
+                    label("status", labels),
+                    f"该生当天考勤原为“{found.get_status_display()}”{earlier}，已改为“{AttendanceRecord.Status(status).label}”",
+                )
+            )
+            found.status, changed = status, True
+        if child_id is not None and found.child_id is None:  # a pupil the registry did not know then
+            found.child_id, changed = child_id, True
+        if changed:
+            found.batch_id = ctx.batch.pk
+            update[id(found)] = found
+        outcomes.append("updated" if changed else "unchanged")
     AttendanceRecord.objects.bulk_create(create, batch_size=1000)
+    AttendanceRecord.objects.bulk_update(list(update.values()), ["status", "child", "batch"], batch_size=1000)
+    ctx.seen.update({("attendance", a.pk): row for a, row in met.values()})
     return outcomes
+
+
+def _same_pupil(day: list[AttendanceRecord], child_id: int | None, name: str, nsn: str, idn: str) -> AttendanceRecord | None:
+    """The record of `day` a row names: its child's; else, unlinked, one of its name whose identifiers do not
+    contradict it; else the one with the very same identifiers (attendance_once_per_day allows no other)."""
+    if child_id is not None:
+        found = next((a for a in day if a.child_id == child_id), None) or next(
+            (
+                a
+                for a in day
+                if a.child_id is None and a.name == name and a.national_student_number in ("", nsn) and a.id_number in ("", idn)
+            ),
+            None,
+        )
+    else:
+        found = next((a for a in day if a.child_id is None and a.name == name), None)
+    return found or next((a for a in day if (a.name, a.national_student_number, a.id_number) == (name, nsn, idn)), None)
+
+
+def _sole_pupils_by_name(ctx, records: list[Record]) -> dict[tuple[int, str], int]:
+    """(school id, name) → the child, where the school has exactly one pupil of that name on its roll."""
+    if not records:
+        return {}
+    pupils = defaultdict(set)
+    for school_id, name, child_id in Enrolment.objects.filter(
+        school_id__in={ctx.schools[r.values["school_code"]].pk for r in records},
+        status__in=OPEN_STATUSES,
+        child__name__in={r.values["name"] for r in records},
+    ).values_list("school_id", "child__name", "child_id"):
+        pupils[(school_id, name)].add(child_id)
+    return {key: next(iter(children)) for key, children in pupils.items() if len(children) == 1}
 
 
 def apply_schools(ctx, records, labels):
-    existing = {s.code: s for s in School.objects.filter(code__in=[r.values["school_code"] for r in records])}
-    create, update, outcomes = [], [], []
+    """Create or update the schools of the list; the first row of a 学校标识码 stands.
+
+    A school moved to another township takes its rows' scope columns along (`_move_scope`).
+    """
+    codes = [r.values["school_code"] for r in records]
+    existing = {s.code: s for s in School.objects.filter(code__in=codes).select_related("county", "township", "village")}
+    create, update, moved, outcomes = [], {}, {}, []
     for r in records:
         v = r.values
+        first = ctx.seen.get(("school", v["school_code"]))
+        if first is not None:
+            r.flags.append((label("school_code", labels), f"与第{first}行学校标识码相同，已按第{first}行处理，请核实"))
+            outcomes.append("unchanged")
+            continue
+        ctx.seen[("school", v["school_code"])] = r.row
         values = {"name": v["school_name"], "type": v["school_type_code"], "township": v["township_division"], "county": ctx.county}
         school = existing.get(v["school_code"])
         if school is None:
-            school = School(code=v["school_code"], **values)
-            existing[school.code] = school
-            create.append(school)
+            create.append(School(code=v["school_code"], **values))
             outcomes.append("created")
             continue
         changed = [k for k, val in values.items() if getattr(school, k) != val]
+        if "township" in changed:
+            before, after = school.township, values["township"]
+            moved[school.pk] = before.pk
+            if school.village is not None and not school.village.prefix.startswith(after.prefix):
+                school.village = None  # a village of the old township: the list names none in the new one
+            r.flags.append((label("township", labels), f"学校由{before.name}迁至{after.name}，已同步其学生的所属乡镇"))
         for k in changed:
             setattr(school, k, values[k])
-        if changed and school.pk:
-            update.append(school)
+        if changed:
+            update[school.pk] = school
         outcomes.append("updated" if changed else "unchanged")
     School.objects.bulk_create(create, batch_size=1000)
-    School.objects.bulk_update(update, ["name", "type", "township", "county"], batch_size=1000)
-    ctx.schools.update({s.code: s for s in create})
+    School.objects.bulk_update(list(update.values()), ["name", "type", "township", "village", "county"], batch_size=1000)
+    if moved:
+        _move_scope(moved)
+    ctx.schools.update({s.code: s for s in [*create, *update.values()]})
     return outcomes
+
+
+def _move_scope(moved: dict[int, int]) -> None:
+    """Give the rows of moved schools (school id → old township id) their school's township, in the import's
+    transaction: every enrolment and attendance record, and the cases, plans and findings whose township was
+    the school's (their child has no household township; with one, the township is the child's and stays)."""
+    township = Subquery(School.objects.filter(pk=OuterRef("school_id")).values("township_id")[:1])
+    Enrolment.objects.filter(school_id__in=moved).update(township_id=township)
+    AttendanceRecord.objects.filter(school_id__in=moved).update(township_id=township)
+    from_school = functools.reduce(operator.or_, (Q(school_id=s, township_id=t) for s, t in moved.items()))
+    for model in (Case, HomeTeachingPlan, Finding):
+        model.objects.filter(from_school, child__township__isnull=True).update(township_id=township)
 
 
 # Tables whose secondary indexes a large list outgrows (kongchuo.core.bulkload): a child's name, pinyin,
