@@ -216,6 +216,27 @@ def test_registry_rows_for_unknown_schools_or_grades_are_rejected(world, tmp_pat
     assert not Enrolment.objects.filter(child__id_number__in=[N1, N2]).exists()
 
 
+def test_each_field_keeps_the_import_that_supplied_it_when_a_later_list_changes_another(world, tmp_path, client):
+    """A second police list changes only 刘小军's address: the address is the second import's, his name, birth
+    date and the rest stay the first's; the child's page shows both, linked for who may open imports."""
+    first, _ = run(world, "household", household_file(tmp_path))
+    rows = household_rows()
+    rows[2] = [*rows[2][:5], "巴山村七组", *rows[2][6:]]
+    second, summary = run(world, "household", household_file(tmp_path, rows, name="second.xlsx"))
+    assert (summary["updated"], summary["unchanged"]) == (1, 2)
+    liu = Child.objects.get(id_number=N1)
+    prov = FieldProvenance.objects.get(child=liu, source=Source.HOUSEHOLD)
+    assert prov.batches["household_address"] == second.pk and prov.batch == second
+    assert prov.batches["name"] == prov.batches["birth_date"] == first.pk
+    assert FieldProvenance.objects.get(child__id_number=N2, source=Source.HOUSEHOLD).batch == first  # unchanged: untouched
+    client.force_login(world.users["county_staff"])
+    page = client.get(reverse("child_detail", args=[liu.pk])).content.decode()
+    assert f'href="{reverse("import_detail", args=[second.pk])}"' in page and f"导入批次#{first.pk}" in page
+    client.force_login(world.users["township_a"])  # sees the child, not the county's imports: no links to them
+    page = client.get(reverse("child_detail", args=[liu.pk])).content.decode()
+    assert f"导入批次#{second.pk}" in page and reverse("import_detail", args=[second.pk]) not in page
+
+
 def test_precedence_household_wins_identity_and_conflicts_are_recorded(world, tmp_path):
     # Registry first, with a homophone name; then the police list: its name is kept, the other recorded.
     run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows(name2="汪丽")}))

@@ -228,7 +228,7 @@ def upsert_people(
             first = ctx.seen[key][1] if key in ctx.seen else new[key][0]
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
                 record.flags.append(("", f"与第{first}行为同一人，已按第{first}行处理"))
-            plan.append((record, key, "unchanged", ()))
+            plan.append((record, key, "unchanged", (), ()))
             continue
         if division is not None:
             incoming["household_division"] = division
@@ -239,7 +239,7 @@ def upsert_people(
             child = found.get(("nsn", key[3]))
         if child is None:
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
-            plan.append((record, key, "created", tuple(incoming)))
+            plan.append((record, key, "created", tuple(incoming), tuple(incoming)))
             continue
         ctx.seen[key] = (child.pk, record.row)
         was_named = child.name
@@ -256,7 +256,7 @@ def upsert_people(
                 changed.add("township")
             to_update[child.pk] = child
             update_fields |= changed
-        plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming)))
+        plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming), tuple(changed & incoming.keys())))
 
     ids = reserve_ids(Child, len(new))
     insert_rows(
@@ -274,8 +274,8 @@ def upsert_people(
     IdentityConflict.objects.bulk_create(conflicts, ignore_conflicts=True, batch_size=1000)
     ctx.counts["conflicts"] += len(conflicts)  # those recorded now: a list imported again has none to tell
 
-    results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, _ in plan]
-    _write_provenance(ctx, [(ctx.seen[key][0], outcome, supplied) for _, key, outcome, supplied in plan], provenance)
+    results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, _, _ in plan]
+    _write_provenance(ctx, [(ctx.seen[key][0], supplied, changed) for _, key, _, supplied, changed in plan], provenance)
     _write_guardians(ctx, results)
     return results
 
@@ -480,29 +480,40 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
     return changed
 
 
-def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, str, tuple]], provenance) -> None:
-    """One row per child and source: which fields it supplied, from which batch. Untouched when nothing is new."""
+def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tuple]], provenance) -> None:
+    """One row per child and source: which fields it supplied, and from which batch each (`batches`: a field
+    keeps the import it came with until a later one of the source changes it). Untouched when nothing is new.
+
+    `supplied_by_child`: (child id, the fields the row gave, those of them it changed on the child; for a new
+    child, all)."""
     new: dict[int, set] = {}  # child id → the fields of the row this chunk adds
     update = []
-    for child_id, outcome, supplied in supplied_by_child:
+    batch = ctx.batch.pk
+    for child_id, supplied, changed in supplied_by_child:
         if not supplied:
             continue  # nothing supplied, or a row repeating a person met before
-        row = provenance.get(child_id, {}).get(ctx.source) if outcome != "created" else None
+        row = provenance.get(child_id, {}).get(ctx.source)
         if child_id in new or row is None:
             new.setdefault(child_id, set()).update(supplied)
-        elif outcome == "updated" or not set(supplied) <= set(row.fields):
-            row.fields = sorted(set(row.fields) | set(supplied))
+        elif changed or not set(supplied) <= set(row.fields):
+            given = {f: row.batches.get(f, row.batch_id) for f in row.fields}  # before this map: the row's batch
+            given.update({f: batch for f in {*changed, *(set(supplied) - set(row.fields))}})
+            row.fields, row.batches = sorted(given), given
             row.batch, row.reference, row.recorded_at, row.recorded_by = ctx.batch, ctx.reference, ctx.now, ctx.actor
             update.append(row)
-    as_json = functools.cache(lambda fields: ctx.db_json(sorted(fields)))  # a list has a handful of distinct field sets
+
+    @functools.cache  # a list has a handful of distinct field sets
+    def as_json(fields: frozenset) -> tuple:
+        return ctx.db_json(sorted(fields)), ctx.db_json({f: batch for f in sorted(fields)})
+
     insert_rows(
         FieldProvenance,
-        ["child", "fields"],
-        [(child_id, as_json(frozenset(fields))) for child_id, fields in new.items()],
-        {"source": ctx.db_value(ctx.source), "batch": ctx.batch.pk, "reference": ctx.reference, "recorded_at": ctx.db_now,
+        ["child", "fields", "batches"],
+        [(child_id, *as_json(frozenset(fields))) for child_id, fields in new.items()],
+        {"source": ctx.db_value(ctx.source), "batch": batch, "reference": ctx.reference, "recorded_at": ctx.db_now,
          "recorded_by": ctx.actor_id},
     )
-    FieldProvenance.objects.bulk_update(update, ["fields", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
+    FieldProvenance.objects.bulk_update(update, ["fields", "batches", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
 
 
 RELATIONS = {

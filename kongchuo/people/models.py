@@ -175,6 +175,10 @@ class FieldProvenance(models.Model):
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="provenance", db_index=False)
     source = models.CharField("来源", max_length=30, choices=Source.choices)
     fields = models.JSONField("提供的字段", default=list)
+    # Field → the import batch it came with from this source, so that a later list of the source changing one
+    # field leaves the others with the import that supplied them. A field not here came with `batch` (rows
+    # written before this map, manual edits).
+    batches = models.JSONField("各字段的导入批次", default=dict, blank=True)
     batch = models.ForeignKey(
         "imports.ImportBatch", verbose_name="导入批次", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

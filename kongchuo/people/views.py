@@ -12,6 +12,7 @@ from kongchuo.audit.services import audit_record, chain_for_user
 from kongchuo.cases.services import CASE_WORKERS
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.paging import paginate
+from kongchuo.imports.services import allowed_sources
 from kongchuo.people import exports
 from kongchuo.people.forms import ChildEditForm, ChildFilterForm, GuardianForm
 from kongchuo.people.models import Child, Guardian
@@ -74,6 +75,7 @@ def child_detail(request, child_id: int):
         "groups": child.groups.all(),
         "enrolments": enrolments,
         "provenance": _provenance_by_source(child),
+        "can_open_imports": bool(allowed_sources(request.user)),  # the others would find the import's page closed
         "can_edit": has_perm(request.user, Perm.EDIT_CHILD),
         "can_change_enrolment": has_perm(request.user, Perm.CHANGE_ENROLMENT),
         "guardian_form": GuardianForm(),
@@ -85,12 +87,17 @@ def child_detail(request, child_id: int):
 
 
 def _provenance_by_source(child) -> list[dict]:
-    """One line per source: which fields it supplied, when and from which import."""
-    return [
-        {"source": p.get_source_display(), "fields": [str(Child._meta.get_field(f).verbose_name) for f in p.fields],
-         "reference": p.reference, "batch": p.batch_id, "at": p.recorded_at}
-        for p in child.provenance.order_by("source")
-    ]
+    """One line per source and import: which fields came with it (the latest of the source with its time)."""
+    lines = []
+    for p in child.provenance.order_by("source"):
+        by_batch: dict = {}
+        for f in p.fields:
+            by_batch.setdefault(p.batches.get(f, p.batch_id), []).append(str(Child._meta.get_field(f).verbose_name))
+        for batch, fields in sorted(by_batch.items(), key=lambda kv: (kv[0] != p.batch_id, -(kv[0] or 0))):
+            latest = batch == p.batch_id
+            lines.append({"source": p.get_source_display(), "fields": fields, "batch": batch,
+                          "reference": p.reference if latest else f"导入批次#{batch}", "at": p.recorded_at if latest else None})
+    return lines
 
 
 def child_edit(request, child_id: int):
