@@ -359,10 +359,13 @@ def test_an_attendance_day_that_does_not_exist_is_named_as_a_day_not_a_birth_dat
     assert (issue.row, issue.column, issue.message) == (2, "日期", "日期“2026-11-31”不存在")
 
 
-def test_study_elsewhere_and_schools(world, tmp_path):
+def test_study_elsewhere_and_schools(world, tmp_path, client):
     rows = [["身份证件号", "姓名", "就读学校", "就读地"], [N1, "刘小军", "广州市天河区某小学", "广东省广州市"]]
     run(world, "study-elsewhere", write_xlsx(tmp_path / "s.xlsx", {"证明": rows}))
     assert ExternalStudy.objects.get().child.id_number == N1
+    client.force_login(world.users["county_staff"])  # the child's page says where the child studies
+    page = client.get(reverse("child_detail", args=[Child.objects.get(id_number=N1).pk])).content.decode()
+    assert "外地就读核实" in page and "广州市天河区某小学" in page and "本县无学籍记录" in page
     schools = [
         ["学校标识码", "学校名称", "办学类型", "所属区县代码", "所属乡镇"],
         ["5002290099", "巴山镇新华村教学点", "教学点", "500229", "巴山镇"],

@@ -75,6 +75,7 @@ def child_detail(request, child_id: int):
         "groups": child.groups.all(),
         "enrolments": enrolments,
         "provenance": _provenance_by_source(child),
+        "external_studies": child.external_studies.order_by("-recorded_on"),
         "can_open_imports": bool(allowed_sources(request.user)),  # the others would find the import's page closed
         "can_edit": has_perm(request.user, Perm.EDIT_CHILD),
         "can_change_enrolment": has_perm(request.user, Perm.CHANGE_ENROLMENT),
