@@ -261,6 +261,8 @@ def test_text():
     assert clean_text(5002291.0).value == "5002291"
     assert clean_text(dt.date(2012, 3, 5)).value == "2012-03-05"
     assert clean_text("") == Cleaned(None)
+    # Chinese punctuation as written; full-width letters, digits and spaces folded.
+    assert clean_text("城口县第２小学（原巴山小学）　ＡＢ班").value == "城口县第2小学（原巴山小学） AB班"
     assert "过长" in clean_text("很长" * 10, max_length=5).error
 
 

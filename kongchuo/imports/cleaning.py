@@ -390,8 +390,14 @@ def clean_grade(cell: Any) -> Cleaned:
     return Cleaned(None, error=f"年级“{text}”无法识别，应为一年级至九年级（或初一至初三）")
 
 
+# Full-width Latin letters, digits and the ideographic space, as their ASCII forms; nothing else of NFKC, which
+# would also turn a school's or an address's Chinese brackets and colons （三组） into ASCII ones.
+_WIDTH = {0x3000: " ", **{c: chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}}
+
+
 def clean_text(cell: Any, *, max_length: int | None = None, what: str = "内容") -> Cleaned:
-    """Free text: NFKC, trimmed, inner whitespace runs collapsed; numbers and dates as they read."""
+    """Free text: full-width letters and digits folded, trimmed, inner whitespace runs collapsed; numbers and
+    dates as they read. Chinese punctuation stays as written (（改名）, not (改名))."""
     if _is_blank(cell):
         return BLANK
     if isinstance(cell, float) and cell.is_integer():
@@ -401,7 +407,7 @@ def clean_text(cell: Any, *, max_length: int | None = None, what: str = "内容"
     elif isinstance(cell, dt.date):
         text = f"{cell:%Y-%m-%d}"
     else:
-        text = _SPACES.sub(" ", unicodedata.normalize("NFKC", str(cell))).strip()
+        text = _SPACES.sub(" ", str(cell).translate(_WIDTH)).strip()
     if max_length is not None and len(text) > max_length:
         return Cleaned(None, error=f"{what}过长（{len(text)}个字，上限{max_length}个）")
     return Cleaned(text)
