@@ -251,6 +251,14 @@ def test_precedence_household_wins_identity_and_conflicts_are_recorded(world, tm
         "汪丽",
         Source.REGISTRY,
     )
+    # The police liaison sees it (the police list is one side); not a conflict between two other sources.
+    from kongchuo.accounts.scoping import conflicts_for
+
+    IdentityConflict.objects.create(child=wang, field="birth_date", kept_value="2016-07-21", kept_source=Source.REGISTRY,
+                                    other_value="2016-07-12", other_source=Source.STUDY_ELSEWHERE, county=wang.county)
+    assert list(conflicts_for(world.users["liaison_police"]).values_list("field", flat=True)) == ["name"]
+    assert conflicts_for(world.users["county_staff"]).count() == 2
+    IdentityConflict.objects.filter(field="birth_date").delete()
     # The registry again: it does not overwrite the police's name, and the conflict is not duplicated.
     before = domain_state()
     _, summary = run(world, "registry", write_xlsx(tmp_path / "r3.xlsx", {"学籍": registry_rows(name2="汪丽")}))

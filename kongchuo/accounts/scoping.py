@@ -216,7 +216,11 @@ def get_import_for_user(user: User, batch_id: int):
 def conflicts_for(user: User) -> QuerySet:
     from kongchuo.imports.models import IdentityConflict
 
-    return IdentityConflict.objects.filter(child__in=children_for(user)).select_related("child", "batch")
+    qs = IdentityConflict.objects.filter(child__in=children_for(user)).select_related("child", "batch")
+    if user.role == Role.DEPARTMENT_LIAISON:  # only where the department's own list is one side
+        sources = DEPARTMENT_SOURCES.get(user.department, [])
+        qs = qs.filter(Q(kept_source__in=sources) | Q(other_source__in=sources))
+    return qs
 
 
 # --- matching ---------------------------------------------------------------------------------
