@@ -159,6 +159,7 @@ def test_a_workbook_of_several_sheets_says_which_sheet_each_row_is_on(world, tmp
     assert [(f["sheet"], f["row"]) for f in out["flags"]] == [("巴山镇", 4)] and out["pending_ids"] == 1
     batch = ImportBatch.objects.latest("pk")
     assert not [r for r in batch.summary["repairs"] if "监护人" in r["column"]]  # a blank guardian is no repair
+    assert {"巴山镇3", "坪坝镇3"} <= {row for r in batch.summary["repairs"] for row in r["rows"]}  # examples say their sheet
     assert list(batch.issues.order_by("id").values_list("sheet", "row", "kind")) == [
         ("巴山镇", 4, RowIssue.Kind.FLAGGED), ("坪坝镇", 4, RowIssue.Kind.REJECTED)]
     client.force_login(world.users["county_staff"])

@@ -308,7 +308,7 @@ def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Cou
     good = []
     for record in records:
         for column, note in record.repairs:
-            repairs.setdefault((column, note), []).append(record.row)
+            repairs.setdefault((column, note), []).append((sheet, record.row))
         if record.rejected:
             counts["rejected"] += 1
             issues.append(_issue(ctx.batch, sheet, record, RowIssue.Kind.REJECTED, *record.error))
@@ -328,6 +328,7 @@ def _issue(batch: ImportBatch, sheet: str, record, kind: str, column: str, messa
 
 
 def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
+    several = len(sheets) > 1  # then a repair's example rows say their sheet
     return {
         "rows": counts["rows"],
         "created": counts["created"],
@@ -338,7 +339,7 @@ def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
         "pending_ids": counts["pending_ids"],  # of the flags, rows kept without a usable ID number (证件号待核正)
         "conflicts": ctx.counts["conflicts"] if ctx else 0,
         "repairs": [
-            {"column": c, "message": m, "count": len(rows), "rows": rows[:10]}
+            {"column": c, "message": m, "count": len(rows), "rows": [f"{sheet}{row}" if several else row for sheet, row in rows[:10]]}
             for (c, m), rows in sorted(repairs.items(), key=lambda kv: -len(kv[1]))
         ],
         "sheets": sheets,
