@@ -75,7 +75,9 @@ class Context:
     actor: object
     now: dt.datetime
     counts: Counter = field(default_factory=Counter)
-    seen: dict = field(default_factory=dict)  # person key → (child id, first row), across chunks (duplicates within the file)
+    # Across chunks, what the file has met: person key → (child id, first row); ("school", code) and
+    # ("attendance", record id) → the row that stated it (sources.apply_schools, apply_attendance)
+    seen: dict = field(default_factory=dict)
     enrolments_met: dict = field(default_factory=dict)  # enrolment id → the registry row that stated it (upsert_enrolments)
     # (child id, school id) → (row, status) of a registry row that closed the child's open enrolment there
     # beside an older closed one with its status and grade (_enrolment_for: left again)
@@ -321,9 +323,8 @@ def refuse_strangers(ctx: Context, records: list[Record]) -> None:
         if INCOMPLETE in record.values:
             column, reason = record.values.pop(INCOMPLETE)
             v = record.values
-            if key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found):
-                pass
-            elif "gender" not in v and "birth_date" in v:
+            named = key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found)
+            if not named and "gender" not in v and "birth_date" in v:
                 children = namesakes.get((v["name"], v["birth_date"]), [])
                 if not children:
                     record.reject(column, f"{reason}；也对应不上本县已有的同姓名、同出生日期的儿童，无法新增")
@@ -332,7 +333,7 @@ def refuse_strangers(ctx: Context, records: list[Record]) -> None:
                     record.reject(column, f"{reason}；本县同名同出生日期的儿童有{len(children)}人，无法确定是谁")
                     continue
                 key = _join(record, children[0])
-            elif key not in found:
+            elif not named and key not in found:
                 record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
                 continue
         earlier.add(key)
@@ -607,11 +608,10 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: list[tuple],
         driver = connection.connection
         per = max(1, min(ROWS_PER_STATEMENT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // max(1, len(fields))))
         one = "(" + ", ".join(["?"] * len(fields) + [sql_literal(v) for v in constants.values()]) + ")"
-        statement = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * per)
+        statement = functools.cache(lambda n: f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * n))  # n rows
         for start in range(0, len(rows), per):
             part = rows[start : start + per]
-            sql = statement if len(part) == per else f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([one] * len(part))
-            driver.execute(sql, list(itertools.chain.from_iterable(part)))
+            driver.execute(statement(len(part)), list(itertools.chain.from_iterable(part)))
 
 
 def sql_literal(value) -> str:

@@ -356,18 +356,35 @@ def _is_footer(filled: list) -> bool:
     return bool(footer) and not _names_someone(filled)
 
 
-_LONG_NUMBER = re.compile(r"\d{15}")
+# 15 digits or more, or such a number as Excel writes it in text (5.00229E+17)
+_LONG_NUMBER = re.compile(r"\d{15}|\d\.\d+[eE]\+?1[4-9]")
 
 
-def _names_someone(filled: list) -> bool:
+def _names_someone(cells: list) -> bool:
     """Whether a cell holds a number of 15 digits or more (an ID number, a student number's digits)."""
-    for cell in filled:
+    for cell in cells:
         if isinstance(cell, int | float) and not isinstance(cell, bool):
             if abs(cell) >= 1e14:
                 return True
-        elif _LONG_NUMBER.search(unicodedata.normalize("NFKC", str(cell)).replace(" ", "")):
+        elif isinstance(cell, str) and _LONG_NUMBER.search(unicodedata.normalize("NFKC", cell).replace(" ", "")):
             return True
     return False
+
+
+# -- sheets without a header -------------------------------------------------------------------------
+
+
+def likely_header(head: list[list]) -> list[str]:
+    """The cells of the row among `head` that looks most like a header whose titles no synonym knows: the most
+    cells of text without a run of digits (a child's row has an ID number, a birth date), the first of equals
+    (a header comes before its rows)."""
+    texts = [[c.strip() if isinstance(c, str) and not _DIGIT_RUN.search(c) else "" for c in row] for row in head]
+    return max(texts, key=lambda row: sum(1 for t in row if t), default=[])  # max keeps the first of equals
+
+
+def holds_ids(head: list[list]) -> bool:
+    """Whether two or more of these rows hold an ID number (15 digits or more): a list, not notes."""
+    return sum(1 for row in head if _names_someone(row)) >= 2
 
 
 def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, list]]:

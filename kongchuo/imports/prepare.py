@@ -23,7 +23,6 @@ import itertools
 import multiprocessing
 import os
 import pickle
-import re
 import signal
 import threading
 import traceback
@@ -32,7 +31,7 @@ from collections.abc import Callable, Iterator
 from django.conf import settings
 
 from kongchuo.imports import readers
-from kongchuo.imports.headers import HeaderNotFound, detect_header, iter_data_rows
+from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
 from kongchuo.imports.records import Record, clean_record, columns_for, settle_identity
 from kongchuo.people.names import name_pinyin
 
@@ -68,23 +67,6 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
         rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
         while chunk := list(itertools.islice(rows, CHUNK)):
             yield ("records", [_cleaned(spec, labels, columns, index, row) for index, row in chunk])
-
-
-def likely_header(head: list[list]) -> list[str]:
-    """The cells of the row among `head` that looks most like a header whose titles no synonym knows: the most
-    cells of text without a run of digits (a child's row has an ID number, a birth date), the first of equals
-    (a header comes before its rows)."""
-    texts = [[c.strip() if isinstance(c, str) and not _DIGIT_RUN.search(c) else "" for c in row] for row in head]
-    return max(texts, key=lambda row: sum(1 for t in row if t), default=[])  # max keeps the first of equals
-
-
-def holds_ids(head: list[list]) -> bool:
-    """Whether two or more of these rows hold an ID number (15 digits or more): a list, not notes."""
-    return sum(1 for row in head if any(_LONG_NUMBER.search(str(c).replace(" ", "")) for c in row)) >= 2
-
-
-_DIGIT_RUN = re.compile(r"\d{4}")
-_LONG_NUMBER = re.compile(r"\d{15}|\d\.\d+[eE]\+?1[4-9]")
 
 
 def _cleaned(spec, labels, columns, index: int, row: list) -> Record:

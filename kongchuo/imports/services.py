@@ -183,9 +183,9 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     path = stored_path(batch)
     counts: Counter = Counter()
     issues: list[RowIssue] = []
-    repairs: dict[tuple[str, str], list[int]] = {}
-    # The sheets read; those without a header found (to map by hand), and why, for the summary.
-    sheets_used, unmatched, passed_over = [], [], []
+    repairs: dict[tuple[str, str], list[tuple[str, int]]] = {}  # (column, note) → (sheet, row) of each
+    # The sheets read; those passed over (no header found, or hidden), with why and their likeliest header to map by hand.
+    sheets_used, unmatched = [], []
     now = timezone.now()
     ctx = None
     batch.status = ImportBatch.Status.APPLYING
@@ -205,8 +205,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                 for event in stream:
                     if event[0] == "skipped":
                         header_error = header_error or event[1]
-                        unmatched.append(event[2])
-                        passed_over.append(event[1])
+                        unmatched.append({**event[2], "why": event[1]})
                     elif event[0] == "sheet":
                         sheets_used.append(event[1])
                         labels, sheet = event[2], event[1]["sheet"]
@@ -222,12 +221,12 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             if not counts["rows"]:
                 raise ImportFailed("找到了表头，但表头下没有数据行：请检查是否上传了空白模板或选错了工作表")
-            for why, guess in zip(passed_over, unmatched, strict=True):
+            for guess in unmatched:
                 if guess["holds_ids"]:  # a sheet of children passed over: nothing of the file goes in, not some
-                    raise ImportFailed(f"{why}；该工作表中有身份证号，像是名单：请指定列对应、改正表头，或删除该工作表后重新导入")
+                    raise ImportFailed(f"{guess['why']}；该工作表中有身份证号，像是名单：请指定列对应、改正表头，或删除该工作表后重新导入")
             summary = _summary(counts, ctx, repairs, sheets_used)
             # A township's sheet whose header was not found must not go unnoticed; its likeliest header is offered to map.
-            summary.update(passed_over=passed_over, unmatched=unmatched)
+            summary.update(_passed_over(unmatched))
             if dry_run or counts["rejected"]:
                 raise _Rollback()
             audit_record(
@@ -242,7 +241,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     except _Rollback:
         pass
     except (ImportFailed, readers.FileRejected) as exc:
-        summary = {"rows": 0, "rejected": 0, "error": str(exc), "sheets": sheets_used, "passed_over": passed_over, "unmatched": unmatched}
+        summary = {"rows": 0, "rejected": 0, "error": str(exc), "sheets": sheets_used, **_passed_over(unmatched)}
         _finish(batch, ImportBatch.Status.REJECTED, summary, [], message=str(exc))
         raise ImportFailed(str(exc)) from exc
     except Exception as exc:
@@ -325,6 +324,11 @@ def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Cou
 
 def _issue(batch: ImportBatch, sheet: str, record, kind: str, column: str, message: str) -> RowIssue:
     return RowIssue(batch=batch, sheet=sheet[:100], row=record.row, column=column, kind=kind, message=message[:300], raw=record.original())
+
+
+def _passed_over(unmatched: list[dict]) -> dict:
+    """The summary's say of the sheets passed over: why each (page, command line), and their likeliest headers."""
+    return {"passed_over": [guess["why"] for guess in unmatched], "unmatched": unmatched}
 
 
 def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
