@@ -15,7 +15,7 @@ import pytest
 
 from kongchuo.imports import prepare, readers
 from kongchuo.imports.models import ImportBatch, RowIssue
-from kongchuo.imports.records import Record
+from kongchuo.imports.records import Record, Records
 from kongchuo.imports.services import ImportFailed, import_run, import_store
 from kongchuo.imports.sources import SPECS
 from kongchuo.people.identity import normalise_id_number
@@ -193,6 +193,17 @@ def test_a_record_crosses_the_pipe_whole_but_for_what_only_preparing_needs():
     back = pickle.loads(pickle.dumps(record))
     assert back == dataclasses.replace(record, id_checked=None)
     assert [f.name for f in dataclasses.fields(Record) if getattr(back, f.name) != getattr(record, f.name)] == ["id_checked"]
+
+
+def test_a_chunk_crosses_the_pipe_column_by_column_and_comes_back_the_same_records():
+    full = Record(row=7, raw=["刘小军", 1.0, dt.date(2015, 3, 5)], values={"name": "刘小军", "birth_date": dt.date(2015, 3, 5)},
+                  repairs=[("姓名", "空格已去除")], flags=[("证件号", "证件号待核正")], error=("性别", "性别为空"), id_raw="5002",
+                  id_checked=normalise_id_number(ID1), pinyin=("liuxiaojun", "lxj"))
+    bare = Record(row=8, raw=["王芳"], values={"name": "王芳"})
+    back = pickle.loads(pickle.dumps(Records([full, bare]), protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == [dataclasses.replace(full, id_checked=None), bare]
+    assert back[0].repairs is not back[1].repairs  # each record its own lists, as prepared
+    assert pickle.loads(pickle.dumps(Records())) == []
 
 
 def test_small_or_unsized_files_a_threaded_process_and_a_setting_of_none_stay_in_one_process(settings, monkeypatch):

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from kongchuo.imports import readers
 from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
-from kongchuo.imports.records import Record, clean_record, columns_for, settle_identity
+from kongchuo.imports.records import Record, Records, clean_record, columns_for, settle_identity
 from kongchuo.people.names import name_pinyin
 
 CHUNK = 2000
@@ -66,7 +66,7 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
         columns = columns_for(match.columns)
         rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
         while chunk := list(itertools.islice(rows, CHUNK)):
-            yield ("records", [_cleaned(spec, labels, columns, index, row) for index, row in chunk])
+            yield ("records", Records(_cleaned(spec, labels, columns, index, row) for index, row in chunk))
 
 
 def _cleaned(spec, labels, columns, index: int, row: list) -> Record:
