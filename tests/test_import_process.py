@@ -19,6 +19,7 @@ from kongchuo.imports.records import Record, Records
 from kongchuo.imports.services import ImportFailed, import_run, import_store
 from kongchuo.imports.sources import SPECS
 from kongchuo.people.identity import normalise_id_number
+from kongchuo.people.models import Child
 from tests.imports_messy_files import ID1, write_csv, write_xlsx
 from tests.test_imports import domain_state, household_rows
 
@@ -86,6 +87,10 @@ def test_a_file_prepared_in_a_child_process_imports_exactly_as_in_one(world, tmp
     assert (batch.status, summary["created"], summary["unchanged"], summary["rejected"]) == (ImportBatch.Status.APPLIED, 3, 1, 0)
     assert "与第3行为同一人" in dict((row, message) for row, _, _, message, _ in issues)[6]
     assert multiprocessing.active_children() == []
+    # The pinyin of each new child's name, the one without an ID number too (searched by, matched on).
+    written = dict(Child.objects.filter(name__in=["刘小军", "王丽", "马冬梅"]).values_list("name", "name_initials"))
+    assert written == {"刘小军": "lxj", "王丽": "wl", "马冬梅": "mdm"}
+    assert set(Child.objects.filter(name__in=written).values_list("name_pinyin", flat=True)) == {"liuxiaojun", "wangli", "madongmei"}
 
 
 def failing_on_row(row, exc=None):
@@ -188,7 +193,7 @@ def test_a_gbk_csv_is_prepared_in_the_child_process_too(world, tmp_path, in_chil
 def test_a_record_crosses_the_pipe_whole_but_for_what_only_preparing_needs():
     record = Record(row=7, raw=["刘小军", 1.0, dt.date(2015, 3, 5)], values={"name": "刘小军", "birth_date": dt.date(2015, 3, 5)},
                     repairs=[("姓名", "空格已去除")], flags=[("证件号", "证件号待核正")], error=("性别", "性别为空"), id_raw="5002",
-                    id_checked=normalise_id_number(ID1), pinyin=("liuxiaojun", "lxj"))
+                    id_checked=normalise_id_number(ID1))
     assert all(getattr(record, f.name) not in (f.default, None, [], {}, "") for f in dataclasses.fields(Record))  # every field set
     back = pickle.loads(pickle.dumps(record))
     assert back == dataclasses.replace(record, id_checked=None)
@@ -198,7 +203,7 @@ def test_a_record_crosses_the_pipe_whole_but_for_what_only_preparing_needs():
 def test_a_chunk_crosses_the_pipe_column_by_column_and_comes_back_the_same_records():
     full = Record(row=7, raw=["刘小军", 1.0, dt.date(2015, 3, 5)], values={"name": "刘小军", "birth_date": dt.date(2015, 3, 5)},
                   repairs=[("姓名", "空格已去除")], flags=[("证件号", "证件号待核正")], error=("性别", "性别为空"), id_raw="5002",
-                  id_checked=normalise_id_number(ID1), pinyin=("liuxiaojun", "lxj"))
+                  id_checked=normalise_id_number(ID1))
     bare = Record(row=8, raw=["王芳"], values={"name": "王芳"})
     back = pickle.loads(pickle.dumps(Records([full, bare]), protocol=pickle.HIGHEST_PROTOCOL))
     assert back == [dataclasses.replace(full, id_checked=None), bare]

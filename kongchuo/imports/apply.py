@@ -430,7 +430,8 @@ def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: 
         row[_ID], row[_ID_STATUS] = key[1], Child.IdStatus.VALID.value
     else:
         row[_ID], row[_ID_STATUS], row[_ID_RAW] = None, Child.IdStatus.PENDING.value, record.id_raw
-    row[_PINYIN], row[_INITIALS] = record.pinyin  # worked out while preparing (prepare._cleaned)
+    # Here, for new children only, not while preparing: this process waits for the preparing one (prepare.py).
+    row[_PINYIN], row[_INITIALS] = name_pinyin(row[_COLUMN["name"]])
     township = _township_of(division, ctx)
     row[_TOWNSHIP] = township.pk if township else None
     return tuple(row)

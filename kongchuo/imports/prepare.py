@@ -33,7 +33,6 @@ from django.conf import settings
 from kongchuo.imports import readers
 from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
 from kongchuo.imports.records import Record, Records, clean_record, columns_for, settle_identity
-from kongchuo.people.names import name_pinyin
 
 CHUNK = 2000
 HEAD_ROWS = 20  # where a header is looked for
@@ -73,8 +72,6 @@ def _cleaned(spec, labels, columns, index: int, row: list) -> Record:
     record = clean_record(index + 1, row, columns, labels)
     if spec.person:
         settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
-        if not record.rejected:
-            record.pinyin = name_pinyin(record.values["name"])  # here, not in the writing half: it is a tenth of the work
     return record
 
 

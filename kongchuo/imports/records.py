@@ -30,7 +30,6 @@ class Record:
     error: tuple[str, str] | None = None  # (column label, reason) when rejected
     id_raw: str = ""  # the unusable ID value kept for review
     id_checked: IdNumber | None = None  # what cleaning the ID number learnt (birth date, gender)
-    pinyin: tuple[str, str] | None = None  # the name's (pinyin, initials), worked out while preparing
 
     def reject(self, column: str, message: str) -> None:
         if self.error is None:
@@ -43,7 +42,7 @@ class Record:
     def __reduce__(self):
         # What an import's writing half needs, as a plain tuple (preparing in a child process pickles every record):
         # not `id_checked`, which only settle_identity reads.
-        return (Record, (self.row, self.raw, self.values, self.repairs, self.flags, self.error, self.id_raw, None, self.pinyin))
+        return (Record, (self.row, self.raw, self.values, self.repairs, self.flags, self.error, self.id_raw, None))
 
     def original(self) -> list:
         return [_plain(c) for c in self.raw]
@@ -58,12 +57,12 @@ class Records(list):
         return (_records, tuple([getattr(r, name) for r in self] for name in _SENT))
 
 
-_SENT = ("row", "raw", "values", "repairs", "flags", "error", "id_raw", "pinyin")  # not `id_checked`, as Record.__reduce__
+_SENT = ("row", "raw", "values", "repairs", "flags", "error", "id_raw")  # not `id_checked`, as Record.__reduce__
 
 
 def _records(*columns) -> list[Record]:
-    return [Record(row, raw, values, repairs, flags, error, id_raw, None, pinyin)
-            for row, raw, values, repairs, flags, error, id_raw, pinyin in zip(*columns, strict=True)]
+    return [Record(row, raw, values, repairs, flags, error, id_raw)
+            for row, raw, values, repairs, flags, error, id_raw in zip(*columns, strict=True)]
 
 
 def label(fieldname: str, labels: dict[str, str]) -> str:
