@@ -89,6 +89,8 @@ class Context:
     # those it adds, under the names it gives them. A pending row is looked up here, not through
     # people_child's (county, name) index, which a bulk load defers.
     pending: defaultdict = field(default_factory=lambda: defaultdict(set))
+    located: dict = field(default_factory=dict)  # what `locate` found for each (township, village, their labels)
+    township_ids: dict = field(default_factory=dict)  # division → the id of its township (_township_of), for new children
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
     child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
     adapt_date: Callable = None
@@ -108,6 +110,9 @@ class Context:
             else:
                 for key in (d.code, (d.prefix[:9], d.name), (d.prefix[:9], _short(d.name))):
                     self.villages.setdefault(key, d)
+        for d in {*self.townships.values(), *self.villages.values()}:
+            township = _township_of(d, self)
+            self.township_ids[d] = township.pk if township else None
         self.schools = {s.code: s for s in School.objects.filter(county=self.county)}
         for pk, name in Child.objects.filter(county=self.county, id_number_status=Child.IdStatus.PENDING).values_list("pk", "name"):
             self.pending[name].add(pk)
@@ -152,23 +157,32 @@ def _short(name: str) -> str:
 
 
 def locate(ctx: Context, record: Record, labels) -> Division | None:
-    """The household division a row names (village, else township); unknown names are flagged."""
-    township_text = str(record.values.get("township", "")).strip()
-    village_text = str(record.values.get("village", "")).strip()
+    """The household division a row names (village, else township); unknown names are flagged.
+
+    Worked out once per township, village and column labels: a list names a few hundred places."""
+    v = record.values
+    key = (v.get("township", ""), v.get("village", ""), labels.get("township"), labels.get("village"))
+    if key not in ctx.located:
+        flags = []
+        ctx.located[key] = (_locate(ctx, str(key[0]).strip(), str(key[1]).strip(), labels, flags), tuple(flags))
+    division, flags = ctx.located[key]
+    record.flags.extend(flags)
+    return division
+
+
+def _locate(ctx: Context, township_text: str, village_text: str, labels, flags: list) -> Division | None:
     township = None
     if township_text:
         township = ctx.townships.get(township_text) or ctx.townships.get(_short(township_text))
         if township is None:
-            record.flags.append((label("township", labels), f"乡镇“{township_text}”不在本县区划中，未采用"))
+            flags.append((label("township", labels), f"乡镇“{township_text}”不在本县区划中，未采用"))
     if village_text:
         village = ctx.villages.get(village_text)
         if village is None and township is not None:
             village = ctx.villages.get((township.prefix, village_text)) or ctx.villages.get((township.prefix, _short(village_text)))
         if village is not None and (township is None or village.prefix.startswith(township.prefix)):
             return village
-        record.flags.append(
-            (label("village", labels), f"村（社区）“{village_text}”未在{township.name if township else '本县'}找到，未采用")
-        )
+        flags.append((label("village", labels), f"村（社区）“{village_text}”未在{township.name if township else '本县'}找到，未采用"))
     return township
 
 
@@ -425,15 +439,14 @@ def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: 
     """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin)."""
     row = ctx.child_template.copy()
     for name, value in incoming.items():
-        row[_COLUMN[name]] = ctx.db_value(value)
+        row[_COLUMN[name]] = value if type(value) is str else ctx.db_value(value)  # most are: no call for them
     if key[0] == "id":
         row[_ID], row[_ID_STATUS] = key[1], Child.IdStatus.VALID.value
     else:
         row[_ID], row[_ID_STATUS], row[_ID_RAW] = None, Child.IdStatus.PENDING.value, record.id_raw
     # Here, for new children only, not while preparing: this process waits for the preparing one (prepare.py).
     row[_PINYIN], row[_INITIALS] = name_pinyin(row[_COLUMN["name"]])
-    township = _township_of(division, ctx)
-    row[_TOWNSHIP] = township.pk if township else None
+    row[_TOWNSHIP] = ctx.township_ids.get(division) if division is not None else None
     return tuple(row)
 
 
