@@ -199,6 +199,7 @@ def test_only_the_first_scan_rows_are_searched():
         ["制表人：", "张三", "审核人：", "李四", "日期：", "2024-03-01"],
         ["统计：张三"], ["打印日期：2024-03-01"], ["导出时间：2024-03-01 10:00"], ["第1页，共3页"],
         ["城口县坪坝镇困难儿童名单"],  # the title of the next block of a list pasted together from several
+        ["\u3000\u3000备注：请于9月10日前报送"], [" 注：本表一式两份 "],  # indented as a note often is
     ],
 )
 def test_footer_rows_are_recognised(row):

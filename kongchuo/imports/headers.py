@@ -124,10 +124,9 @@ class HeaderMatch:
 
     def is_header_repeat(self, row: list, filled: list | None = None) -> bool:
         """A printout repeats its header (or one of its two rows) on every page; such rows are not data.
-        (`filled`: the row's non-blank cells, when the caller has them.)"""
+        (`filled`: the row's non-blank cells, stripped, when the caller has them.)"""
         # Most rows share no cell with the header: a set lookup settles them before any normalising.
-        cells = row if filled is None else filled
-        if self.header_cells and self.header_cells.isdisjoint([c.strip() for c in cells if isinstance(c, str)]):
+        if self.header_cells and self.header_cells.isdisjoint(_filled_cells(row) if filled is None else filled):
             return False
         labelled = hits = 0
         for j, cell in enumerate(row):
@@ -320,8 +319,8 @@ def is_blank_row(row: Iterable[Any]) -> bool:
 
 
 def _filled_cells(row: list) -> list:
-    """The row's non-blank cells, in order."""
-    return [c for c in row if c is not None and (not isinstance(c, str) or c.strip())]  # not _blank(c), inlined: every row comes here
+    """The row's non-blank cells, in order, text stripped (every row of a file comes here: _blank(c), inlined)."""
+    return [s for c in row if (s := c.strip() if isinstance(c, str) else c) is not None and s != ""]
 
 
 def is_footer_row(row: list) -> bool:
