@@ -27,7 +27,7 @@ from kongchuo.accounts.models import Department, Role
 from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.imports import readers
-from kongchuo.imports.apply import Context, refuse_strangers
+from kongchuo.imports.apply import Context, insert_rows, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
 from kongchuo.imports.records import PENDING_ID
@@ -353,7 +353,11 @@ def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
 @transaction.atomic
 def _finish(batch: ImportBatch, status: str, summary: dict, issues: list[RowIssue], *, actor=None, message: str = "") -> None:
     batch.issues.all().delete()
-    RowIssue.objects.bulk_create(issues, batch_size=2000)
+    # As plain rows (apply.insert_rows): a first household list flags thousands of children without an ID number,
+    # and bulk_create's per-value preparation was most of the time an import spent after its last row.
+    insert_rows(RowIssue, ["batch", "sheet", "row", "column", "kind", "message", "raw"],
+                [(batch.pk, i.sheet, i.row, i.column, str(i.kind), i.message, connection.ops.adapt_json_value(i.raw, None))
+                 for i in issues])
     batch.status, batch.summary, batch.message, batch.progress = status, summary, message, summary.get("rows", 0)
     fields = ["status", "summary", "message", "progress"]
     if status == ImportBatch.Status.APPLIED:
