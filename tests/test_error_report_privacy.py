@@ -146,6 +146,8 @@ SEPARATED = {
     "groups of 4": ("5002 2920 1304 0604 1X", "5002 29** **** **04 1X"),
     "in a sentence": ("监护人500229_19850406_0412，电话13800001111", "监护人500229_********_0412，电话13800001111"),
     "old 15 digits": ("500229 850406 041", "500229 *****6 041"),
+    "after a mobile": ("13800001111 500229 20130406 041X", "13800001111 500229 ******** 041X"),
+    "a Hebei number in groups of 4": ("1301 0220 1304 0604 1X", "1301 02** **** **04 1X"),  # 13… as a mobile begins
 }
 # Separated groups are one ID number only when their digits could be one; these the clerk needs whole.
 NOT_AN_ID = {
@@ -156,6 +158,9 @@ NOT_AN_ID = {
     "two mobiles": "13800001111 13900002222",
     "two spaced mobiles": "138 0000 1111 139 0000 2222",
     "two hyphenated mobiles": "138-0000-1111/139-0000-2222",
+    "mobile beside a landline": "13800001111 0813-5922123",  # 138000011110813 would read as an old 15-digit number
+    "spaced mobile beside a landline": "138 0000 1111 0813 5922123",
+    "mobile and an extension": "13800001111-8012",
 }
 
 

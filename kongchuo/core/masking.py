@@ -71,10 +71,11 @@ def _mask_run(m: re.Match) -> str:
     groups = [(g.start(), g.end()) for g in _GROUP.finditer(run)]
     stretches: list[list[int]] = []  # [first, last] group of each, in order
     for first in range(len(groups)):
+        mobile = _mobile_ends(run, groups, first)
         for last in range(first, len(groups)):
             chars = _id_chars(run[groups[first][0] : groups[last][1]])
-            if len(chars) > 18 and last > first:
-                break
+            if (len(chars) > 18 and last > first) or (mobile is not None and last > mobile):
+                break  # too long for one number, or a mobile number and what follows it (a landline: 13800001111 0813-5922123)
             if not (len(chars) >= 15 if last == first else _could_be_id_number(chars)):
                 continue
             if stretches and first <= stretches[-1][1]:
@@ -87,6 +88,20 @@ def _mask_run(m: re.Match) -> str:
         out += [run[done:start], _mask_digits(run[start:end])]
         done = end
     return "".join(out) + run[done:]
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+def _mobile_ends(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
+    """The group with which a mobile number (11 digits, 1[3-9]…) ends if groups from `first` on make exactly one, else None.
+    No ID number is typed in groups that part after its 11th digit (500229 20120305 4010, 5002 2920 1203 …)."""
+    digits = ""
+    for k in range(first, len(groups)):
+        digits += _id_chars(run[groups[k][0] : groups[k][1]])
+        if len(digits) >= 11:
+            return k if len(digits) == 11 and _MOBILE.fullmatch(digits) else None
+    return None
 
 
 def _id_chars(text: str) -> str:
