@@ -415,6 +415,36 @@ def test_a_row_without_id_or_gender_joins_the_one_child_of_that_name_and_birth_d
     assert (summary["created"], summary["updated"], summary["unchanged"]) == (0, 0, 1)
 
 
+@pytest.mark.parametrize("chunk", [2000, 1], ids=["one chunk", "a chunk a row"])
+@pytest.mark.parametrize("bare_first", [True, False], ids=["without ID first", "with ID first"])
+def test_a_row_without_id_or_gender_joins_the_child_another_row_of_the_same_list_adds(world, tmp_path, monkeypatch, chunk, bare_first):
+    """A civil-affairs list gives 乙四 twice: once with ID number and gender, once under another category without.
+    Whichever comes first, however the file is cut into chunks, the bare row joins the child the other adds."""
+    monkeypatch.setattr(prepare, "CHUNK", chunk)
+    number = compose_id_number("500229", YI_BIRTH, 811)
+    full, bare = ["乙四", "2012-08-09", "低保", number, "男"], ["乙四", "2012-08-09", "孤儿", "", ""]
+    rows = [["姓名", "出生日期", "类别", "身份证号", "性别"], *([bare, full] if bare_first else [full, bare])]
+    batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", rows))
+    assert (summary["created"], summary["rejected"], summary["pending_ids"]) == (1, 0, 1)
+    child = Child.objects.get(name="乙四")
+    assert (child.id_number, child.gender) == (number, "M")
+    assert set(child.groups.values_list("group", flat=True)) == {"minimum_living_allowance", "orphan"}
+    bare_row = 2 if bare_first else 3
+    flags = [i.message for i in batch.issues.filter(row=bare_row)]
+    assert flags[0].startswith("证件号待核正") and mask_id_number(number) in flags[0]
+
+
+def test_rows_held_for_the_rest_of_the_file_that_name_no_one_are_refused_and_nothing_is_written(world, tmp_path, monkeypatch):
+    monkeypatch.setattr(prepare, "CHUNK", 1)
+    rows = [["姓名", "出生日期", "类别", "身份证号", "性别"], ["乙四", "2012-08-09", "孤儿", "", ""],
+            ["乙五", "2012-08-10", "低保", compose_id_number("500229", dt.date(2012, 8, 10), 813), "女"]]
+    batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", rows))
+    assert (summary["rejected"], batch.status) == (1, ImportBatch.Status.REJECTED)
+    refused = batch.issues.get(kind=RowIssue.Kind.REJECTED)
+    assert refused.row == 2 and "对应不上" in refused.message
+    assert not Child.objects.filter(name__in=["乙四", "乙五"]).exists()
+
+
 def test_a_row_without_id_or_gender_naming_two_children_is_refused(world, tmp_path):
     brought_by_the_police(world, tmp_path, 802, 804)
     batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", [CIVIL_HEADER, ["乙四", "2012-08-09", "低保"]]))

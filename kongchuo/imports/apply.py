@@ -213,7 +213,8 @@ def person_key(record: Record):
     return ("pending", v["name"], v.get("birth_date"), v.get("national_student_number", ""))
 
 
-def _display(value) -> str:
+def conflict_value(value) -> str:
+    """A field's value as an IdentityConflict keeps it (kept_value, other_value)."""
     if isinstance(value, Division):
         return value.name
     if isinstance(value, dt.date):
@@ -316,9 +317,14 @@ def _new_conflicts(conflicts: list[IdentityConflict]) -> list[IdentityConflict]:
     return fresh
 
 
-def refuse_strangers(ctx: Context, records: list[Record]) -> None:
+def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False) -> list[Record]:
     """Refuse the rows that lack what a new child needs (records.INCOMPLETE: gender or birth date, with no ID
-    number to give them) and name no child the county has, nor one an earlier row of the file adds.
+    number to give them) and name no child the county has, nor one another row of the file adds.
+
+    Such a row that names no child yet is held back, not refused, and returned: a row further down the file may
+    add its child (the same list, once with the ID number and once without). The caller gives the held rows
+    again once the whole file is written (`last`), and those still naming no one are refused then: which rows
+    join whom does not depend on their order in the file or on how it is cut into chunks.
 
     A department's list may give only 姓名, 出生日期, 类别. Such a row (no ID number, no gender) still says which
     child it is about when the county has one child of that name and birth date, with a valid ID (the police
@@ -326,31 +332,40 @@ def refuse_strangers(ctx: Context, records: list[Record]) -> None:
     it (`JOINED`), and stays flagged 证件号待核正, the flag saying whom it joined. None or several: refused.
     A row with a gender and no birth date must name a child without an ID number (or its 学籍号), as before."""
     if not any(INCOMPLETE in r.values for r in records if not r.rejected):
-        return
+        return []
     live = [r for r in records if not r.rejected]
     keys = [person_key(r) for r in live]
     unmet = [(r, k) for r, k in zip(live, keys, strict=True) if INCOMPLETE in r.values and k not in ctx.seen]
     found = _existing_children(ctx, [k for _, k in unmet])
     namesakes = _namesakes(ctx, [r for r, _ in unmet if "gender" not in r.values and "birth_date" in r.values])
     earlier = set()  # the people rows above this one in the chunk add or name
+    held = []
     for record, key in zip(live, keys, strict=True):
         if INCOMPLETE in record.values:
-            column, reason = record.values.pop(INCOMPLETE)
             v = record.values
+            column, reason = v[INCOMPLETE]
             named = key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found)
             if not named and "gender" not in v and "birth_date" in v:
                 children = namesakes.get((v["name"], v["birth_date"]), [])
-                if not children:
-                    record.reject(column, f"{reason}；也对应不上本县已有的同姓名、同出生日期的儿童，无法新增")
-                    continue
-                if len(children) > 1:
+                if len(children) > 1:  # a row further down cannot make them fewer
                     record.reject(column, f"{reason}；本县同名同出生日期的儿童有{len(children)}人，无法确定是谁")
+                    continue
+                if not children:
+                    if not last:
+                        held.append(record)
+                    else:
+                        record.reject(column, f"{reason}；也对应不上本县已有的同姓名、同出生日期的儿童，无法新增")
                     continue
                 key = _join(record, children[0])
             elif not named and key not in found:
-                record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
+                if not last:
+                    held.append(record)
+                else:
+                    record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
                 continue
+            del v[INCOMPLETE]
         earlier.add(key)
+    return held
 
 
 def _namesakes(ctx: Context, records: list[Record]) -> dict:
@@ -471,9 +486,9 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
                     IdentityConflict(
                         child=child,
                         field=name,
-                        kept_value=_display(new),
+                        kept_value=conflict_value(new),
                         kept_source=ctx.source,
-                        other_value=_display(old),
+                        other_value=conflict_value(old),
                         other_source=holder,
                         batch=ctx.batch,
                         county=ctx.county,
@@ -484,9 +499,9 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
                 IdentityConflict(
                     child=child,
                     field=name,
-                    kept_value=_display(old),
+                    kept_value=conflict_value(old),
                     kept_source=holder,
-                    other_value=_display(new),
+                    other_value=conflict_value(new),
                     other_source=ctx.source,
                     batch=ctx.batch,
                     county=ctx.county,

@@ -188,6 +188,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     sheets_used, unmatched = [], []
     now = timezone.now()
     ctx = None
+    held = []  # rows waiting for the rest of the file (_apply_chunk)
     batch.status = ImportBatch.Status.APPLYING
     batch.save(update_fields=["status"])
     try:
@@ -210,13 +211,14 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         sheets_used.append(event[1])
                         labels, sheet = event[2], event[1]["sheet"]
                     else:
-                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet)
+                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet, held=held)
                         counts["rows"] += len(event[1])
                         write_progress(
                             batch, rows=counts["rows"], total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred)
                         )
                         if on_progress:
                             on_progress(counts["rows"])
+            _write_held(ctx, spec, held, counts=counts, issues=issues)
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             if not counts["rows"]:
@@ -297,17 +299,34 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
-def _apply_chunk(ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str) -> None:
-    """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags."""
+def _apply_chunk(
+    ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str, held: list
+) -> None:
+    """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags.
+    Rows that may name a child a later row adds wait in `held`, as (sheet, labels, records), for _write_held."""
     for record in records:
         if not record.rejected:
             spec.check(ctx, record, labels)
-    if spec.person:
-        refuse_strangers(ctx, records)
-    good = []
-    for record in records:
         for column, note in record.repairs:
             repairs.setdefault((column, note), []).append((sheet, record.row))
+    if spec.person and (waiting := refuse_strangers(ctx, records)):
+        held.append((sheet, labels, waiting))
+        waiting_ids = {id(r) for r in waiting}
+        records = [r for r in records if id(r) not in waiting_ids]
+    _write_records(ctx, spec, labels, records, counts=counts, issues=issues, sheet=sheet)
+
+
+def _write_held(ctx: Context, spec, held: list, *, counts: Counter, issues: list) -> None:
+    """The rows refuse_strangers held back, now that every other row of the file is written: each joins the
+    child it names, or is refused (all at once, in file order: one look-up of the county's children for them all)."""
+    refuse_strangers(ctx, [record for _, _, records in held for record in records], last=True)
+    for sheet, labels, records in held:
+        _write_records(ctx, spec, labels, records, counts=counts, issues=issues, sheet=sheet)
+
+
+def _write_records(ctx: Context, spec, labels: dict, records: list, *, counts: Counter, issues: list, sheet: str) -> None:
+    good = []
+    for record in records:
         if record.rejected:
             counts["rejected"] += 1
             issues.append(_issue(ctx.batch, sheet, record, RowIssue.Kind.REJECTED, *record.error))
