@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -267,6 +268,27 @@ def test_precedence_household_wins_identity_and_conflicts_are_recorded(world, tm
     assert IdentityConflict.objects.filter(child=wang).count() == 1
     assert summary["updated"] == 0 and domain_state() == before
     assert summary["conflicts"] == 0  # none recorded now: none to tell
+
+
+def test_the_childs_page_says_which_supplied_values_precedence_did_not_keep(world, tmp_path, client):
+    run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows(name2="汪丽")}))
+    run(world, "household", household_file(tmp_path))  # 王丽: the police list's name is kept
+    wang = Child.objects.get(id_number=N2)
+    client.force_login(world.users["county_staff"])
+
+    def lines():
+        page = client.get(reverse("child_detail", args=[wang.pk])).content.decode()
+        section = page[page.index("数据来源"):]
+        return {cells[0]: cells[1] for cells in re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td>", section)}
+
+    shown = lines()
+    assert "姓名（未采用：汪丽）" in shown[Source.REGISTRY.label] and "未采用" not in shown[Source.HOUSEHOLD.label]
+    # The police correct the name to the registry's: both sources' values are the one held, nothing to say.
+    rows = household_rows()
+    rows[3] = ["汪丽", *rows[3][1:]]
+    run(world, "household", household_file(tmp_path, rows, name="second.xlsx"))
+    assert Child.objects.get(pk=wang.pk).name == "汪丽"
+    assert "未采用" not in "".join(lines().values())
 
 
 def test_gbk_csv_department_lists_add_groups_and_disability(world, tmp_path):

@@ -11,7 +11,9 @@ from kongchuo.accounts.scoping import Perm, cases_for, divisions_for, findings_f
 from kongchuo.audit.services import audit_record, chain_for_user
 from kongchuo.cases.services import CASE_WORKERS
 from kongchuo.core.forms import apply_validation_error
+from kongchuo.core.masking import mask_in_text
 from kongchuo.core.paging import paginate
+from kongchuo.imports.apply import conflict_value
 from kongchuo.imports.services import allowed_sources
 from kongchuo.people import exports
 from kongchuo.people.forms import ChildEditForm, ChildFilterForm, GuardianForm
@@ -88,17 +90,35 @@ def child_detail(request, child_id: int):
 
 
 def _provenance_by_source(child) -> list[dict]:
-    """One line per source and import: which fields came with it (the latest of the source with its time)."""
+    """One line per source and import: which fields came with it (the latest of the source with its time).
+
+    A field whose value from the source is not the one the child holds (precedence kept another source's: an
+    identity conflict) says so, with the value the source gave."""
+    refused = {}  # (field, source) → the value of the source's that the child does not hold
+    for c in child.conflicts.order_by("id"):  # the latest last
+        if conflict_value(getattr(child, c.field, None)) != c.other_value:
+            refused[(c.field, c.other_source)] = c.other_value
+        else:
+            refused.pop((c.field, c.other_source), None)
     lines = []
     for p in child.provenance.order_by("source"):
         by_batch: dict = {}
         for f in p.fields:
-            by_batch.setdefault(p.batches.get(f, p.batch_id), []).append(str(Child._meta.get_field(f).verbose_name))
+            name = str(Child._meta.get_field(f).verbose_name)
+            if (f, p.source) in refused:
+                name += f"（未采用：{mask_in_text(_shown(f, refused[(f, p.source)]))}）"
+            by_batch.setdefault(p.batches.get(f, p.batch_id), []).append(name)
         for batch, fields in sorted(by_batch.items(), key=lambda kv: (kv[0] != p.batch_id, -(kv[0] or 0))):
             latest = batch == p.batch_id
             lines.append({"source": p.get_source_display(), "fields": fields, "batch": batch,
                           "reference": p.reference if latest else f"导入批次#{batch}", "at": p.recorded_at if latest else None})
     return lines
+
+
+def _shown(fieldname: str, value: str) -> str:
+    """A conflict's value as the page shows the field (女, not F; 肢体残疾, not physical)."""
+    choices = {str(k): label for k, label in Child._meta.get_field(fieldname).flatchoices}
+    return str(choices.get(value, value))
 
 
 def child_edit(request, child_id: int):
