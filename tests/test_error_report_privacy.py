@@ -148,6 +148,12 @@ SEPARATED = {
     "old 15 digits": ("500229 850406 041", "500229 *****6 041"),
     "after a mobile": ("13800001111 500229 20130406 041X", "13800001111 500229 ******** 041X"),
     "a Hebei number in groups of 4": ("1301 0220 1304 0604 1X", "1301 02** **** **04 1X"),  # 13… as a mobile begins
+    # Grouped as a phone number is (3-4-4…): the first 11 digits read as a mobile, the number is still one.
+    "a Hebei number grouped as a phone": ("130 1022 0120 3054 010", "130 102* **** ***4 010"),
+    "an Inner Mongolia number grouped as a phone": ("150 1021 9900 3054 01X", "150 102* **** ***4 01X"),
+    "hyphenated as a phone": ("身份证130-1022-0120-3054-010", "身份证130-102*-****-***4-010"),
+    "digit by digit": ("1 3 0 1 0 2 2 0 1 2 0 3 0 5 4 0 1 0", "1 3 0 1 0 2 * * * * * * * * 4 0 1 0"),
+    "an old Hebei number grouped as a phone": ("130 1021 2030 5401", "130 102* **** 5401"),
 }
 # Separated groups are one ID number only when their digits could be one; these the clerk needs whole.
 NOT_AN_ID = {

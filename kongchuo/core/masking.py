@@ -71,13 +71,15 @@ def _mask_run(m: re.Match) -> str:
     groups = [(g.start(), g.end()) for g in _GROUP.finditer(run)]
     stretches: list[list[int]] = []  # [first, last] group of each, in order
     for first in range(len(groups)):
-        mobile = _mobile_ends(run, groups, first)
+        mobile = _mobile_beside(run, groups, first)
         for last in range(first, len(groups)):
             chars = _id_chars(run[groups[first][0] : groups[last][1]])
-            if (len(chars) > 18 and last > first) or (mobile is not None and last > mobile):
-                break  # too long for one number, or a mobile number and what follows it (a landline: 13800001111 0813-5922123)
+            if len(chars) > 18 and last > first:
+                break
             if not (len(chars) >= 15 if last == first else _could_be_id_number(chars)):
                 continue
+            if mobile is not None and last > mobile and len(chars) < 17:
+                continue  # a mobile and a landline or extension after it (13800001111 0813-5922123), not an old number
             if stretches and first <= stretches[-1][1]:
                 stretches[-1][1] = max(stretches[-1][1], last)
             else:
@@ -93,14 +95,22 @@ def _mask_run(m: re.Match) -> str:
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
-def _mobile_ends(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
-    """The group with which a mobile number (11 digits, 1[3-9]…) ends if groups from `first` on make exactly one, else None.
-    No ID number is typed in groups that part after its 11th digit (500229 20120305 4010, 5002 2920 1203 …)."""
+def _mobile_beside(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
+    """The group with which a mobile number (11 digits, 1[3-9]…) ends, if groups from `first` on make exactly one and
+    it stands as a phone number stands beside another: typed unbroken (13800001111 8012), or followed by an area code
+    (138 0000 1111 0813 5922123). Else None.
+
+    Only an old 15-digit number could be misread so (13800001111 0813 reads as one); an 18-digit one is always hidden.
+    An old number of Hebei, Shanxi or Inner Mongolia (13…, 14…, 15…) typed 3-4-4-4 (130 1021 2030 5401) is not
+    one of these: its 11th digit ends no group of its own typed unbroken, and its 12th, a day's last, is rarely 0."""
     digits = ""
     for k in range(first, len(groups)):
         digits += _id_chars(run[groups[k][0] : groups[k][1]])
         if len(digits) >= 11:
-            return k if len(digits) == 11 and _MOBILE.fullmatch(digits) else None
+            if len(digits) > 11 or not _MOBILE.fullmatch(digits) or k + 1 == len(groups):
+                return None
+            area_code = run[groups[k + 1][0] : groups[k + 1][1]].startswith("0")
+            return k if k == first or area_code else None
     return None
 
 
