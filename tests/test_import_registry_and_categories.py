@@ -21,6 +21,7 @@ from kongchuo.imports.services import import_run, import_store
 from kongchuo.people.identity import compose_id_number
 from kongchuo.people.models import Child, GroupMembership
 from tests.imports_messy_files import write_csv, write_xlsx
+from tests.test_imports import domain_state
 
 
 def run(world, source, path):
@@ -418,20 +419,57 @@ def test_a_row_without_id_or_gender_joins_the_one_child_of_that_name_and_birth_d
 @pytest.mark.parametrize("chunk", [2000, 1], ids=["one chunk", "a chunk a row"])
 @pytest.mark.parametrize("bare_first", [True, False], ids=["without ID first", "with ID first"])
 def test_a_row_without_id_or_gender_joins_the_child_another_row_of_the_same_list_adds(world, tmp_path, monkeypatch, chunk, bare_first):
-    """A civil-affairs list gives 乙四 twice: once with ID number and gender, once under another category without.
-    Whichever comes first, however the file is cut into chunks, the bare row joins the child the other adds."""
+    """A civil-affairs list gives 乙四 twice: once with ID number and gender, once under another category without
+    (and with an address). Whichever comes first, however the file is cut into chunks, the bare row joins the child
+    the other adds, as the repeat of that row; and the same file imported again changes nothing and says the same."""
     monkeypatch.setattr(prepare, "CHUNK", chunk)
     number = compose_id_number("500229", YI_BIRTH, 811)
-    full, bare = ["乙四", "2012-08-09", "低保", number, "男"], ["乙四", "2012-08-09", "孤儿", "", ""]
-    rows = [["姓名", "出生日期", "类别", "身份证号", "性别"], *([bare, full] if bare_first else [full, bare])]
+    full, bare = ["乙四", "2012-08-09", "低保", number, "男", ""], ["乙四", "2012-08-09", "孤儿", "", "", "巴山村三组"]
+    rows = [["姓名", "出生日期", "类别", "身份证号", "性别", "现住址"], *([bare, full] if bare_first else [full, bare])]
     batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", rows))
     assert (summary["created"], summary["rejected"], summary["pending_ids"]) == (1, 0, 1)
     child = Child.objects.get(name="乙四")
-    assert (child.id_number, child.gender) == (number, "M")
+    assert (child.id_number, child.gender, child.current_address) == (number, "M", "")  # a repeat: its address not taken
     assert set(child.groups.values_list("group", flat=True)) == {"minimum_living_allowance", "orphan"}
-    bare_row = 2 if bare_first else 3
-    flags = [i.message for i in batch.issues.filter(row=bare_row)]
-    assert flags[0].startswith("证件号待核正") and mask_id_number(number) in flags[0]
+    full_row, bare_row = (3, 2) if bare_first else (2, 3)
+    flags = sorted(batch.issues.filter(row=bare_row).values_list("message", flat=True))
+    assert flags[0] == f"与第{full_row}行为同一人，已按第{full_row}行处理"
+    assert flags[1].startswith("证件号待核正") and mask_id_number(number) in flags[1]
+
+    before = domain_state()
+    again, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政2.csv", rows))
+    assert (summary["created"], summary["updated"], summary["rejected"]) == (0, 0, 0) and domain_state() == before
+    said = list(again.issues.values_list("row", "message"))
+    assert said == list(batch.issues.values_list("row", "message")) and said[0][0] == bare_row  # in file order
+
+
+def test_a_held_row_that_joins_a_child_of_another_sheet_says_which_and_the_report_keeps_the_files_order(world, tmp_path):
+    header = ["姓名", "出生日期", "类别", "身份证号", "性别"]
+    yi, ding = compose_id_number("500229", YI_BIRTH, 811), compose_id_number("500229", dt.date(2013, 1, 2), 813)
+    sheets = {
+        "一镇": [header, ["乙四", "2012-08-09", "孤儿", "", ""], ["丁六", "2013-01-02", "低保", ding, "男"],
+                 ["丁七", "2013-01-03", "低保", "", "男"]],  # no ID number, a gender: added, flagged 证件号待核正
+        "二镇": [header, ["乙四", "2012-08-09", "低保", yi, "男"]],
+    }
+    batch, summary = run(world, "civil-affairs", write_xlsx(tmp_path / "民政.xlsx", sheets))
+    assert (summary["created"], summary["rejected"]) == (3, 0)
+    said = list(batch.issues.values_list("sheet", "row", "message"))
+    assert [(sheet, row) for sheet, row, _ in said] == [("一镇", 2), ("一镇", 2), ("一镇", 4)]  # the held row in its place
+    assert "与工作表“二镇”第2行为同一人，已按工作表“二镇”第2行处理" in [m for _, _, m in said]
+
+
+def test_a_held_row_is_decided_against_the_whole_file_whatever_the_chunking(world, tmp_path, monkeypatch):
+    """The police list has one 乙四 of that birth date; a civil-affairs list adds another (with an ID number), and then
+    has a bare 乙四 row: two children it could be, in one chunk or in many, now or when imported again."""
+    brought_by_the_police(world, tmp_path, 801)
+    other = compose_id_number("500229", YI_BIRTH, 803)
+    rows = [["姓名", "出生日期", "类别", "身份证号", "性别"], ["乙四", "2012-08-09", "低保", other, "男"],
+            ["乙四", "2012-08-09", "孤儿", "", ""]]
+    for chunk in (2000, 1):
+        monkeypatch.setattr(prepare, "CHUNK", chunk)
+        batch, summary = run(world, "civil-affairs", write_csv(tmp_path / f"民政{chunk}.csv", rows))
+        assert (summary["rejected"], batch.status) == (1, ImportBatch.Status.REJECTED)
+        assert "同名同出生日期的儿童有2人" in batch.issues.get(kind=RowIssue.Kind.REJECTED).message
 
 
 def test_rows_held_for_the_rest_of_the_file_that_name_no_one_are_refused_and_nothing_is_written(world, tmp_path, monkeypatch):

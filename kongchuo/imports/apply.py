@@ -75,7 +75,8 @@ class Context:
     actor: object
     now: dt.datetime
     counts: Counter = field(default_factory=Counter)
-    # Across chunks, what the file has met: person key → (child id, first row); ("school", code) and
+    sheet: str = ""  # the sheet whose rows are being written, for a flag that points to a row of another
+    # Across chunks, what the file has met: person key → (child id, first row, its sheet); ("school", code) and
     # ("attendance", record id) → the row that stated it (sources.apply_schools, apply_attendance)
     seen: dict = field(default_factory=dict)
     enrolments_met: dict = field(default_factory=dict)  # enrolment id → the registry row that stated it (upsert_enrolments)
@@ -242,9 +243,10 @@ def upsert_people(
         incoming = {f: record.values[f] for f in PERSON_FIELDS if f in record.values}
         division = locate(ctx, record, labels)
         if key in ctx.seen or key in new:
-            first = ctx.seen[key][1] if key in ctx.seen else new[key][0]
+            first, sheet = ctx.seen[key][1:] if key in ctx.seen else (new[key][0], ctx.sheet)
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
-                record.flags.append(("", f"与第{first}行为同一人，已按第{first}行处理"))
+                where = f"第{first}行" if sheet == ctx.sheet else f"工作表“{sheet}”第{first}行"
+                record.flags.append(("", f"与{where}为同一人，已按{where}处理"))
             plan.append((record, key, "unchanged", (), ()))
             continue
         if division is not None:
@@ -258,7 +260,7 @@ def upsert_people(
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
             plan.append((record, key, "created", tuple(incoming), tuple(incoming)))
             continue
-        ctx.seen[key] = (child.pk, record.row)
+        ctx.seen[key] = (child.pk, record.row, ctx.sheet)
         was_named = child.name
         changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
         if changed:
@@ -280,7 +282,7 @@ def upsert_people(
         Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)], ctx.child_constants
     )
     for pk, (key, (first_row, _)) in zip(ids, new.items(), strict=True):
-        ctx.seen[key] = (pk, first_row)
+        ctx.seen[key] = (pk, first_row, ctx.sheet)
         if key[0] == "pending":  # a later row may name the child without the student number this one gave
             ctx.pending[key[1]].add(pk)
     if to_update:
@@ -321,57 +323,48 @@ def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False)
     """Refuse the rows that lack what a new child needs (records.INCOMPLETE: gender or birth date, with no ID
     number to give them) and name no child the county has, nor one another row of the file adds.
 
-    Such a row that names no child yet is held back, not refused, and returned: a row further down the file may
-    add its child (the same list, once with the ID number and once without). The caller gives the held rows
-    again once the whole file is written (`last`), and those still naming no one are refused then: which rows
-    join whom does not depend on their order in the file or on how it is cut into chunks.
+    Such rows wait for the rest of the file: given a chunk, this returns them (held back) and decides nothing.
+    The caller gives all of them again, in file order, once every other row is written (`last`): then each
+    joins the child it names or is refused. So which child a row joins, whether it is refused, and whether it
+    is the repeat of another row of the file do not depend on the order of the rows, on how the file is cut into
+    chunks, or on whether the file was imported before (the same list, once with the ID number and once without).
 
     A department's list may give only 姓名, 出生日期, 类别. Such a row (no ID number, no gender) still says which
     child it is about when the county has one child of that name and birth date, with a valid ID (the police
     list brought it in) or without: it joins that child, through upsert_people's merge as if it had named
     it (`JOINED`), and stays flagged 证件号待核正, the flag saying whom it joined. None or several: refused.
     A row with a gender and no birth date must name a child without an ID number (or its 学籍号), as before."""
-    if not any(INCOMPLETE in r.values for r in records if not r.rejected):
-        return []
     live = [r for r in records if not r.rejected]
+    if not last:
+        return [r for r in live if INCOMPLETE in r.values]
     keys = [person_key(r) for r in live]
-    unmet = [(r, k) for r, k in zip(live, keys, strict=True) if INCOMPLETE in r.values and k not in ctx.seen]
+    unmet = [(r, k) for r, k in zip(live, keys, strict=True) if k not in ctx.seen]
     found = _existing_children(ctx, [k for _, k in unmet])
     namesakes = _namesakes(ctx, [r for r, _ in unmet if "gender" not in r.values and "birth_date" in r.values])
-    earlier = set()  # the people rows above this one in the chunk add or name
-    held = []
+    earlier = set()  # the people rows above this one add or name
     for record, key in zip(live, keys, strict=True):
-        if INCOMPLETE in record.values:
-            v = record.values
-            column, reason = v[INCOMPLETE]
-            named = key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found)
-            if not named and "gender" not in v and "birth_date" in v:
-                children = namesakes.get((v["name"], v["birth_date"]), [])
-                if len(children) > 1:  # a row further down cannot make them fewer
-                    record.reject(column, f"{reason}；本县同名同出生日期的儿童有{len(children)}人，无法确定是谁")
-                    continue
-                if not children:
-                    if not last:
-                        held.append(record)
-                    else:
-                        record.reject(column, f"{reason}；也对应不上本县已有的同姓名、同出生日期的儿童，无法新增")
-                    continue
-                key = _join(record, children[0])
-            elif not named and key not in found:
-                if not last:
-                    held.append(record)
-                else:
-                    record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
+        v = record.values
+        column, reason = v.pop(INCOMPLETE)
+        named = key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found)
+        if not named and "gender" not in v and "birth_date" in v:
+            children = namesakes.get((v["name"], v["birth_date"]), [])
+            if not children:
+                record.reject(column, f"{reason}；也对应不上本县已有的同姓名、同出生日期的儿童，无法新增")
                 continue
-            del v[INCOMPLETE]
+            if len(children) > 1:
+                record.reject(column, f"{reason}；本县同名同出生日期的儿童有{len(children)}人，无法确定是谁")
+                continue
+            key = _join(record, children[0])
+        elif not named and key not in found:
+            record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
+            continue
         earlier.add(key)
-    return held
+    return []
 
 
 def _namesakes(ctx: Context, records: list[Record]) -> dict:
     """(name, birth date) → the county's children of that name and birth date, whatever their ID number, for
-    `records`. Those the file adds in earlier chunks are written already; in this chunk only a row's own
-    person key (refuse_strangers' `earlier`) names one."""
+    `records` (refuse_strangers' last pass: every other row of the file is written by then)."""
     wanted = {(r.values["name"], r.values["birth_date"]) for r in records}
     if not wanted:
         return {}

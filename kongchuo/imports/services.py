@@ -219,6 +219,8 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         if on_progress:
                             on_progress(counts["rows"])
             _write_held(ctx, spec, held, counts=counts, issues=issues)
+            in_file = {info["sheet"]: n for n, info in enumerate(sheets_used)}
+            issues.sort(key=lambda i: (in_file.get(i.sheet, len(in_file)), i.row))  # file order: the held rows' too
             if not sheets_used:
                 raise ImportFailed(header_error or "文件中没有找到数据表")
             if not counts["rows"]:
@@ -303,7 +305,8 @@ def _apply_chunk(
     ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str, held: list
 ) -> None:
     """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags.
-    Rows that may name a child a later row adds wait in `held`, as (sheet, labels, records), for _write_held."""
+    Rows that lack what a new child needs (no ID number, gender or birth date) wait in `held`, as (sheet, labels,
+    records), for _write_held: which child they name is decided once the rest of the file is written."""
     for record in records:
         if not record.rejected:
             spec.check(ctx, record, labels)
@@ -332,6 +335,7 @@ def _write_records(ctx: Context, spec, labels: dict, records: list, *, counts: C
             issues.append(_issue(ctx.batch, sheet, record, RowIssue.Kind.REJECTED, *record.error))
         else:
             good.append(record)
+    ctx.sheet = sheet
     outcomes = spec.apply(ctx, good, labels) if good else []
     for record, outcome in zip(good, outcomes, strict=True):
         counts[outcome] += 1
