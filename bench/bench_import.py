@@ -281,7 +281,7 @@ def step_bound(path: Path) -> dict:
     fields_json = ops.adapt_json_value(["birth_date", "gender", "household_address", "household_division", "name"], None)
     # As the import writes them: what every new child shares goes into the statement once (insert_rows' constants).
     constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
-    provenance = {"source": "household", "reference": "bench", "recorded_at": now, "batches": "{}"}
+    provenance = {"source": "household", "reference": "bench", "recorded_at": now, "batches": "{}", "refused": "{}"}
     started = time.perf_counter()
     rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
     data = (r for r in rows if isinstance(r[0], int | float) and r[1])  # numbered rows: not title, header or footer

@@ -19,7 +19,8 @@ from kongchuo.imports.models import ColumnMapping, IdentityConflict, ImportBatch
 from kongchuo.imports.services import ImportFailed, import_run, import_store
 from kongchuo.people.identity import compose_id_number
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
-from kongchuo.places.models import School, SchoolClass
+from kongchuo.places.models import Division, School, SchoolClass
+from kongchuo.places.services import division_create
 from tests.imports_messy_files import write_csv, write_pdf_like, write_xlsx
 
 B1, B2, B3 = dt.date(2015, 3, 5), dt.date(2016, 7, 21), dt.date(2014, 11, 2)
@@ -283,12 +284,37 @@ def test_the_childs_page_says_which_supplied_values_precedence_did_not_keep(worl
 
     shown = lines()
     assert "姓名（未采用：汪丽）" in shown[Source.REGISTRY.label] and "未采用" not in shown[Source.HOUSEHOLD.label]
-    # The police correct the name to the registry's: both sources' values are the one held, nothing to say.
+    # The registry changes its mind, then comes back to its first value: the page says what it gives now.
+    for n, name in enumerate(["汪莉", "汪丽"]):
+        run(world, "registry", write_xlsx(tmp_path / f"r{n}.xlsx", {"学籍": registry_rows(name2=name)}))
+        assert f"姓名（未采用：{name}）" in lines()[Source.REGISTRY.label]
+    # The registry comes to agree with the police: nothing to say.
+    run(world, "registry", write_xlsx(tmp_path / "r9.xlsx", {"学籍": registry_rows(name2="王丽")}))
+    assert "未采用" not in "".join(lines().values())
+    # The police correct the name to the registry's old one: the registry's value is the one held, nothing to say.
+    run(world, "registry", write_xlsx(tmp_path / "r10.xlsx", {"学籍": registry_rows(name2="汪丽")}))
     rows = household_rows()
     rows[3] = ["汪丽", *rows[3][1:]]
     run(world, "household", household_file(tmp_path, rows, name="second.xlsx"))
     assert Child.objects.get(pk=wang.pk).name == "汪丽"
     assert "未采用" not in "".join(lines().values())
+
+
+def test_a_village_not_kept_is_told_from_a_village_of_the_same_name_in_another_township(world, tmp_path, client):
+    division_create(actor=None, code="500229101002", name="新村", level=Division.Level.VILLAGE, parent=world.township_a)
+    division_create(actor=None, code="500229102002", name="新村", level=Division.Level.VILLAGE, parent=world.township_b)
+    number = compose_id_number("500229", B1, 811)
+    run(world, "household", write_csv(tmp_path / "h.csv", [["姓名", "性别", "出生日期", "公民身份号码", "乡镇", "村"],
+                                                          ["乙四", "男", B1.isoformat(), number, "巴山镇", "新村"]]))
+    run(world, "disability", write_csv(tmp_path / "d.csv", [["姓名", "身份证号", "残疾类别", "乡镇", "村"],
+                                                            ["乙四", number, "肢体", "坪坝镇", "新村"]]))
+    child = Child.objects.get(id_number=number)
+    assert child.household_division.code == "500229101002"  # the police list's, by precedence
+    conflict = IdentityConflict.objects.get(child=child, field="household_division")
+    assert (conflict.kept_value, conflict.other_value) == ("巴山镇新村", "坪坝镇新村")
+    client.force_login(world.users["county_staff"])
+    page = client.get(reverse("child_detail", args=[child.pk])).content.decode()
+    assert "户籍地区划（未采用：坪坝镇新村）" in page
 
 
 def test_gbk_csv_department_lists_add_groups_and_disability(world, tmp_path):

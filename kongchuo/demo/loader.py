@@ -320,8 +320,8 @@ class _Writer:
             (ids[c.key], str(m.group), str(m.source), self.day(m.recorded_on), self.day(m.valid_until), m.note)
             for c in ds.children for m in c.memberships
         ), "memberships")
-        self.insert(FieldProvenance, ["child", "fields", "batches", "source", "reference", "recorded_at", "recorded_by"], (
-            (ids[c.key], json.dumps([f for f in s.fields if f != "id_number" or c.id_number]), "{}", str(s.source),
+        self.insert(FieldProvenance, ["child", "fields", "batches", "refused", "source", "reference", "recorded_at", "recorded_by"], (
+            (ids[c.key], json.dumps([f for f in s.fields if f != "id_number" or c.id_number]), "{}", "{}", str(s.source),
              s.reference, self.instant(s.recorded_on), None)
             for c in ds.children for s in c.sources
         ), "provenance")

@@ -215,9 +215,10 @@ def person_key(record: Record):
 
 
 def conflict_value(value) -> str:
-    """A field's value as an IdentityConflict keeps it (kept_value, other_value)."""
+    """A field's value as an IdentityConflict keeps it (kept_value, other_value): a village with its township, for
+    two townships may each have a 新村."""
     if isinstance(value, Division):
-        return value.name
+        return value.parent.name + value.name if value.level == Division.Level.VILLAGE and value.parent_id else value.name
     if isinstance(value, dt.date):
         return value.isoformat()
     return "" if value is None else str(value)
@@ -239,6 +240,7 @@ def upsert_people(
         provenance[p.child_id][p.source] = p
 
     plan, new, to_update, update_fields, conflicts = [], {}, {}, set(), []
+    others = {}  # provenance id → another source's row whose value this list overruled
     for record, key in zip(records, keys, strict=True):
         incoming = {f: record.values[f] for f in PERSON_FIELDS if f in record.values}
         division = locate(ctx, record, labels)
@@ -247,7 +249,7 @@ def upsert_people(
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
                 where = f"第{first}行" if sheet == ctx.sheet else f"工作表“{sheet}”第{first}行"
                 record.flags.append(("", f"与{where}为同一人，已按{where}处理"))
-            plan.append((record, key, "unchanged", (), ()))
+            plan.append((record, key, "unchanged", (), (), {}))
             continue
         if division is not None:
             incoming["household_division"] = division
@@ -258,11 +260,17 @@ def upsert_people(
             child = found.get(("nsn", key[3]))
         if child is None:
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
-            plan.append((record, key, "created", tuple(incoming), tuple(incoming)))
+            plan.append((record, key, "created", tuple(incoming), tuple(incoming), {}))
             continue
         ctx.seen[key] = (child.pk, record.row, ctx.sheet)
         was_named = child.name
+        before = len(conflicts)
         changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
+        refused = {c.field: c.other_value for c in conflicts[before:] if c.other_source == ctx.source}
+        for c in conflicts[before:]:  # this list's value won over another source's: that one's is not kept now
+            if c.other_source != ctx.source and (overruled := provenance.get(child.pk, {}).get(c.other_source)):
+                overruled.refused = {**overruled.refused, c.field: c.other_value}
+                others[overruled.pk] = overruled
         if changed:
             if "name" in changed:
                 child.name_pinyin, child.name_initials = name_pinyin(child.name)
@@ -275,7 +283,7 @@ def upsert_people(
                 changed.add("township")
             to_update[child.pk] = child
             update_fields |= changed
-        plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming), tuple(changed & incoming.keys())))
+        plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming), tuple(changed & incoming.keys()), refused))
 
     ids = reserve_ids(Child, len(new))
     insert_rows(
@@ -293,8 +301,9 @@ def upsert_people(
     IdentityConflict.objects.bulk_create(conflicts, ignore_conflicts=True, batch_size=1000)
     ctx.counts["conflicts"] += len(conflicts)  # those recorded now: a list imported again has none to tell
 
-    results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, _, _ in plan]
-    _write_provenance(ctx, [(ctx.seen[key][0], supplied, changed) for _, key, _, supplied, changed in plan], provenance)
+    FieldProvenance.objects.bulk_update(list(others.values()), ["refused"], batch_size=1000)
+    results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, *_ in plan]
+    _write_provenance(ctx, [(ctx.seen[key][0], *given) for _, key, _, *given in plan], provenance)
     _write_guardians(ctx, results)
     return results
 
@@ -503,27 +512,36 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
     return changed
 
 
-def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tuple]], provenance) -> None:
+def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tuple, dict]], provenance) -> None:
     """One row per child and source: which fields it supplied, and from which batch each (`batches`: a field
-    keeps the import it came with until a later one of the source changes it). Untouched when nothing is new.
+    keeps the import it came with until a later one of the source changes it), and the values of it precedence
+    did not keep (`refused`). Untouched when nothing is new.
 
-    `supplied_by_child`: (child id, the fields the row gave, those of them it changed on the child; for a new
-    child, all)."""
+    `supplied_by_child`: (child id, the fields the row gave, those of them it changed on the child (for a new
+    child, all), {field: value} of those it gave that the child does not hold)."""
     new: dict[int, set] = {}  # child id → the fields of the row this chunk adds
+    new_refused: dict[int, dict] = {}  # child id → what of them precedence did not keep (a child the county had)
     update = []
     batch = ctx.batch.pk
-    for child_id, supplied, changed in supplied_by_child:
+    for child_id, supplied, changed, refused in supplied_by_child:
         if not supplied:
             continue  # nothing supplied, or a row repeating a person met before
         row = provenance.get(child_id, {}).get(ctx.source)
         if child_id in new or row is None:
             new.setdefault(child_id, set()).update(supplied)
-        elif changed or not set(supplied) <= set(row.fields):
+            if refused:
+                new_refused.setdefault(child_id, {}).update(refused)
+            continue
+        # What the source says now of a field it gave replaces what it said before; of one it left out, stands.
+        still = {**{f: v for f, v in row.refused.items() if f not in supplied}, **refused}
+        if changed or not set(supplied) <= set(row.fields) or still != row.refused:
             given = {f: row.batches.get(f, row.batch_id) for f in row.fields}  # before this map: the row's batch
             given.update({f: batch for f in {*changed, *(set(supplied) - set(row.fields))}})
-            row.fields, row.batches = sorted(given), given
+            row.fields, row.batches, row.refused = sorted(given), given, still
             row.batch, row.reference, row.recorded_at, row.recorded_by = ctx.batch, ctx.reference, ctx.now, ctx.actor
             update.append(row)
+
+    nothing = ctx.db_json({})
 
     @functools.cache  # a list has a handful of distinct field sets
     def as_json(fields: frozenset) -> tuple:
@@ -531,12 +549,14 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
 
     insert_rows(
         FieldProvenance,
-        ["child", "fields", "batches"],
-        [(child_id, *as_json(frozenset(fields))) for child_id, fields in new.items()],
+        ["child", "fields", "batches", "refused"],
+        [(child_id, *as_json(frozenset(fields)), ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
+         for child_id, fields in new.items()],
         {"source": ctx.db_value(ctx.source), "batch": batch, "reference": ctx.reference, "recorded_at": ctx.db_now,
          "recorded_by": ctx.actor_id},
     )
-    FieldProvenance.objects.bulk_update(update, ["fields", "batches", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
+    FieldProvenance.objects.bulk_update(
+        update, ["fields", "batches", "refused", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)
 
 
 RELATIONS = {

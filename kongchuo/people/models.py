@@ -168,7 +168,7 @@ class FieldProvenance(models.Model):
     """Which fields of a child one source supplied, and from which import (one row per child and source).
 
     The value a field holds is the one of its highest-precedence supplier (kongchuo/imports/apply.py);
-    a source that disagreed left an IdentityConflict behind.
+    a source that disagreed left an IdentityConflict behind, and its value is in `refused` until it agrees.
     """
 
     # No index of its own: the provenance_per_source constraint's index leads with it.
@@ -179,6 +179,9 @@ class FieldProvenance(models.Model):
     # field leaves the others with the import that supplied them. A field not here came with `batch` (rows
     # written before this map, manual edits).
     batches = models.JSONField("各字段的导入批次", default=dict, blank=True)
+    # Field → the value this source last gave for it that precedence did not keep (as IdentityConflict shows a
+    # value); a field leaves it when the source's value is the one held again, or is taken.
+    refused = models.JSONField("未采用的值", default=dict, blank=True)
     batch = models.ForeignKey(
         "imports.ImportBatch", verbose_name="导入批次", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -94,19 +94,14 @@ def _provenance_by_source(child) -> list[dict]:
 
     A field whose value from the source is not the one the child holds (precedence kept another source's: an
     identity conflict) says so, with the value the source gave."""
-    refused = {}  # (field, source) → the value of the source's that the child does not hold
-    for c in child.conflicts.order_by("id"):  # the latest last
-        if conflict_value(getattr(child, c.field, None)) != c.other_value:
-            refused[(c.field, c.other_source)] = c.other_value
-        else:
-            refused.pop((c.field, c.other_source), None)
     lines = []
     for p in child.provenance.order_by("source"):
         by_batch: dict = {}
         for f in p.fields:
             name = str(Child._meta.get_field(f).verbose_name)
-            if (f, p.source) in refused:
-                name += f"（未采用：{mask_in_text(_shown(f, refused[(f, p.source)]))}）"
+            value = p.refused.get(f)
+            if value is not None and value != conflict_value(getattr(child, f, None)):  # not since set so by hand
+                name += f"（未采用：{mask_in_text(_shown(f, value))}）"
             by_batch.setdefault(p.batches.get(f, p.batch_id), []).append(name)
         for batch, fields in sorted(by_batch.items(), key=lambda kv: (kv[0] != p.batch_id, -(kv[0] or 0))):
             latest = batch == p.batch_id
