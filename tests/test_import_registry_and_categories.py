@@ -14,7 +14,7 @@ from kongchuo.demo.generator import generate
 from kongchuo.demo.lists import write_lists
 from kongchuo.demo.loader import load_places
 from kongchuo.enrolments.models import Enrolment, StatusChange
-from kongchuo.imports import prepare
+from kongchuo.imports import apply, prepare
 from kongchuo.imports.apply import group_of
 from kongchuo.imports.models import ImportBatch, RowIssue
 from kongchuo.imports.services import import_run, import_store
@@ -423,6 +423,7 @@ def test_a_row_without_id_or_gender_joins_the_child_another_row_of_the_same_list
     (and with an address). Whichever comes first, however the file is cut into chunks, the bare row joins the child
     the other adds, as the repeat of that row; and the same file imported again changes nothing and says the same."""
     monkeypatch.setattr(prepare, "CHUNK", chunk)
+    monkeypatch.setattr(apply, "LOOKUP_BATCH", chunk)  # look-ups of one name at a time find the same
     number = compose_id_number("500229", YI_BIRTH, 811)
     full, bare = ["乙四", "2012-08-09", "低保", number, "男", ""], ["乙四", "2012-08-09", "孤儿", "", "", "巴山村三组"]
     rows = [["姓名", "出生日期", "类别", "身份证号", "性别", "现住址"], *([bare, full] if bare_first else [full, bare])]
@@ -456,6 +457,19 @@ def test_a_held_row_that_joins_a_child_of_another_sheet_says_which_and_the_repor
     said = list(batch.issues.values_list("sheet", "row", "message"))
     assert [(sheet, row) for sheet, row, _ in said] == [("一镇", 2), ("一镇", 2), ("一镇", 4)]  # the held row in its place
     assert "与工作表“二镇”第2行为同一人，已按工作表“二镇”第2行处理" in [m for _, _, m in said]
+
+
+def test_held_rows_are_looked_up_in_batches_and_each_joins_its_child(world, tmp_path, monkeypatch):
+    monkeypatch.setattr(apply, "LOOKUP_BATCH", 2)  # three names: two statements
+    people = [("乙四", dt.date(2012, 8, 9)), ("丙五", dt.date(2013, 1, 2)), ("丁六", dt.date(2014, 5, 6))]
+    names = [n for n, _ in people]
+    police = [["姓名", "性别", "出生日期", "公民身份号码"]]
+    police += [[n, "", b.isoformat(), compose_id_number("500229", b, 801 + 2 * k)] for k, (n, b) in enumerate(people)]
+    run(world, "household", write_csv(tmp_path / "户籍.csv", police))
+    rows = [CIVIL_HEADER, *([n, b.isoformat(), "低保"] for n, b in reversed(people))]
+    batch, summary = run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", rows))
+    assert (summary["updated"], summary["rejected"], summary["pending_ids"]) == (3, 0, 3)
+    assert set(GroupMembership.objects.filter(source=Source.CIVIL_AFFAIRS).values_list("child__name", flat=True)) == set(names)
 
 
 def test_a_held_row_is_decided_against_the_whole_file_whatever_the_chunking(world, tmp_path, monkeypatch):

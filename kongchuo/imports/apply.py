@@ -377,11 +377,13 @@ def _namesakes(ctx: Context, records: list[Record]) -> dict:
     wanted = {(r.values["name"], r.values["birth_date"]) for r in records}
     if not wanted:
         return {}
-    names, dates = {n for n, _ in wanted}, {d for _, d in wanted}
+    names, dates = sorted({n for n, _ in wanted}), {d for _, d in wanted}
     children = defaultdict(list)
-    for c in Child.objects.filter(county=ctx.county, name__in=names, birth_date__in=dates).only("name", "birth_date", "id_number"):
-        if (c.name, c.birth_date) in wanted:
-            children[(c.name, c.birth_date)].append(c)
+    for start in range(0, len(names), LOOKUP_BATCH):  # a list without ID numbers holds back all its rows
+        part = names[start : start + LOOKUP_BATCH]
+        for c in Child.objects.filter(county=ctx.county, name__in=part, birth_date__in=dates).only("name", "birth_date", "id_number"):
+            if (c.name, c.birth_date) in wanted:
+                children[(c.name, c.birth_date)].append(c)
     return children
 
 
@@ -401,13 +403,21 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids)} if wanted_ids else {}
     pending_names = {k[1] for k in keys if k[0] == "pending"}
     if pending_names:
-        ids = [pk for name in pending_names for pk in ctx.pending.get(name, ())]
-        for c in Child.objects.filter(pk__in=ids, id_number_status=Child.IdStatus.PENDING).order_by("pk") if ids else ():
-            found.setdefault(("pending", c.name, c.birth_date, ""), c)
-        nsns = [k[3] for k in keys if k[0] == "pending" and k[3]]
-        for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=nsns).select_related("child"):
-            found.setdefault(("nsn", e.national_student_number), e.child)
+        ids = sorted(pk for name in pending_names for pk in ctx.pending.get(name, ()))
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            for c in Child.objects.filter(pk__in=ids[start : start + LOOKUP_BATCH], id_number_status=Child.IdStatus.PENDING).order_by("pk"):
+                found.setdefault(("pending", c.name, c.birth_date, ""), c)
+        nsns = sorted({k[3] for k in keys if k[0] == "pending" and k[3]})
+        for start in range(0, len(nsns), LOOKUP_BATCH):
+            part = nsns[start : start + LOOKUP_BATCH]
+            for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=part).select_related("child").order_by("pk"):
+                found.setdefault(("nsn", e.national_student_number), e.child)
     return found
+
+
+# Values per IN (…) of a look-up: refuse_strangers' last pass looks up every held row of the file at once, and an
+# SQLite built with the default limit takes 32,766 parameters a statement.
+LOOKUP_BATCH = 5000
 
 
 def _known_id_numbers(numbers: list[str]) -> list[str]:
