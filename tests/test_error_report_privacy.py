@@ -154,6 +154,10 @@ SEPARATED = {
     "hyphenated as a phone": ("身份证130-1022-0120-3054-010", "身份证130-102*-****-***4-010"),
     "digit by digit": ("1 3 0 1 0 2 2 0 1 2 0 3 0 5 4 0 1 0", "1 3 0 1 0 2 * * * * * * * * 4 0 1 0"),
     "an old Hebei number grouped as a phone": ("130 1021 2030 5401", "130 102* **** 5401"),
+    # Born on a day 10, 20 or 30: the group after the 11 digits that read as a mobile starts with 0, as an area code does.
+    "an old number born on the 10th grouped as a phone": ("130 1029 0031 0401", "130 102* **** 0401"),
+    "an old number born on the 10th, digit by digit": ("1 3 0 1 0 2 9 0 0 3 1 0 4 0 1", "1 3 0 1 0 2 * * * * * 0 4 0 1"),
+    "an old number born on the 10th, then a mobile": ("130 1029 0031 0401 13900002222", "130 102* **** 0401 13900002222"),
 }
 # Separated groups are one ID number only when their digits could be one; these the clerk needs whole.
 NOT_AN_ID = {
@@ -166,7 +170,6 @@ NOT_AN_ID = {
     "two hyphenated mobiles": "138-0000-1111/139-0000-2222",
     "mobile beside a landline": "13800001111 0813-5922123",  # 138000011110813 would read as an old 15-digit number
     "spaced mobile beside a landline": "138 0000 1111 0813 5922123",
-    "mobile and an extension": "13800001111-8012",
 }
 
 

@@ -96,21 +96,21 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
 def _mobile_beside(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
-    """The group with which a mobile number (11 digits, 1[3-9]…) ends, if groups from `first` on make exactly one and
-    it stands as a phone number stands beside another: typed unbroken (13800001111 8012), or followed by an area code
-    (138 0000 1111 0813 5922123). Else None.
+    """The group with which a mobile number (11 digits, 1[3-9]…) ends, if groups from `first` on make exactly one
+    and a landline follows it whole: an area code (0 and 2-3 digits) and the 7-8 digits of the number itself
+    (13800001111 0813-5922123, 138 0000 1111 0813 5922123). Else None.
 
-    Only an old 15-digit number could be misread so (13800001111 0813 reads as one); an 18-digit one is always hidden.
-    An old number of Hebei, Shanxi or Inner Mongolia (13…, 14…, 15…) typed 3-4-4-4 (130 1021 2030 5401) is not
-    one of these: its 11th digit ends no group of its own typed unbroken, and its 12th, a day's last, is rarely 0."""
+    Only then is the mobile with the area code not an old 15-digit ID number (13800001111 0813 reads as one); an
+    old number of Hebei, Shanxi or Inner Mongolia typed 3-4-4-4 (130 1029 0031 0401: 11 digits that read as a
+    mobile, then a group that starts with 0 for a day 10, 20 or 30) has no such number after it, and is hidden."""
     digits = ""
     for k in range(first, len(groups)):
         digits += _id_chars(run[groups[k][0] : groups[k][1]])
         if len(digits) >= 11:
-            if len(digits) > 11 or not _MOBILE.fullmatch(digits) or k + 1 == len(groups):
+            if len(digits) > 11 or not _MOBILE.fullmatch(digits) or k + 2 >= len(groups):
                 return None
-            area_code = run[groups[k + 1][0] : groups[k + 1][1]].startswith("0")
-            return k if k == first or area_code else None
+            area, number = (_id_chars(run[start:end]) for start, end in groups[k + 1 : k + 3])
+            return k if area.startswith("0") and len(area) in (3, 4) and len(number) in (7, 8) else None
     return None
 
 
