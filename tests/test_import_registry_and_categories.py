@@ -459,6 +459,26 @@ def test_a_held_row_that_joins_a_child_of_another_sheet_says_which_and_the_repor
     assert "与工作表“二镇”第2行为同一人，已按工作表“二镇”第2行处理" in [m for _, _, m in said]
 
 
+@pytest.mark.parametrize("bare_first", [True, False], ids=["without ID first", "with ID first"])
+def test_a_registry_row_without_id_or_gender_found_by_its_student_number_is_the_repeat_of_the_full_row(world, tmp_path, bare_first):
+    """Both rows of one child in a registry export, one without ID number and gender: found through its 学籍号, the
+    bare row is taken as the other row's child met again (its address not taken, whichever comes first), and the
+    file imported again changes nothing (it merged the bare row's address the second time, and back the third)."""
+    number = compose_id_number("500229", YI_BIRTH, 811)
+    header = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态", "现住址"]
+    full = ["乙四", "男", "2012-08-09", number, "G" + number, "5002290001", "巴山镇中心小学", "五年级", "1班", "在读", "巴山村三组"]
+    bare = [*full[:1], "", full[2], "", *full[4:10], "巴山村五组"]
+    rows = [header, bare, full] if bare_first else [header, full, bare]
+    batch, summary = run(world, "registry", write_csv(tmp_path / "学籍.csv", rows))
+    assert (summary["created"], summary["rejected"]) == (1, 0)
+    child = Child.objects.get(name="乙四")
+    assert (child.current_address, child.enrolments.count()) == ("巴山村三组", 1)
+    before = domain_state()
+    again, summary = run(world, "registry", write_csv(tmp_path / "学籍2.csv", rows))
+    assert (summary["created"], summary["updated"]) == (0, 0) and domain_state() == before
+    assert list(again.issues.values_list("row", "message")) == list(batch.issues.values_list("row", "message"))
+
+
 def test_held_rows_are_looked_up_in_batches_and_each_joins_its_child(world, tmp_path, monkeypatch):
     monkeypatch.setattr(apply, "LOOKUP_BATCH", 2)  # three names: two statements
     people = [("乙四", dt.date(2012, 8, 9)), ("丙五", dt.date(2013, 1, 2)), ("丁六", dt.date(2014, 5, 6))]

@@ -351,10 +351,17 @@ def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False)
     found = _existing_children(ctx, [k for _, k in unmet])
     namesakes = _namesakes(ctx, [r for r, _ in unmet if "gender" not in r.values and "birth_date" in r.values])
     earlier = set()  # the people rows above this one add or name
+    # child id → the person key under which a row of this file stated the child: a row naming the child another
+    # way (its 学籍号, its name and birth date) takes that key, and is then the repeat of that row, as it would be
+    # were the file imported again.
+    met = {seen[0]: k for k, seen in ctx.seen.items() if k[0] in ("id", "pending")}
     for record, key in zip(live, keys, strict=True):
         v = record.values
         column, reason = v.pop(INCOMPLETE)
-        named = key in ctx.seen or key in earlier or (key[0] == "pending" and key[3] and ("nsn", key[3]) in found)
+        by_number = key[0] == "pending" and key[3] and found.get(("nsn", key[3]))
+        named = key in ctx.seen or key in earlier or by_number
+        if by_number and key not in ctx.seen and key not in earlier:
+            key = v[JOINED] = met.get(by_number.pk) or _own_key(by_number)
         if not named and "gender" not in v and "birth_date" in v:
             children = namesakes.get((v["name"], v["birth_date"]), [])
             if not children:
@@ -363,7 +370,7 @@ def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False)
             if len(children) > 1:
                 record.reject(column, f"{reason}；本县同名同出生日期的儿童有{len(children)}人，无法确定是谁")
                 continue
-            key = _join(record, children[0])
+            key = _join(record, children[0], met.get(children[0].pk))
         elif not named and key not in found:
             record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
             continue
@@ -387,10 +394,15 @@ def _namesakes(ctx: Context, records: list[Record]) -> dict:
     return children
 
 
-def _join(record: Record, child: Child) -> tuple:
-    """Have `record` name `child` (its person key, as a row with its ID number would); returns that key."""
-    key = ("id", child.id_number) if child.id_number else ("pending", child.name, child.birth_date, "")
-    record.values[JOINED] = key
+def _own_key(child: Child) -> tuple:
+    """The person key of a child of the database: a row with its ID number names it so, or one with its name and
+    birth date if it has none (_existing_children finds it by either)."""
+    return ("id", child.id_number) if child.id_number else ("pending", child.name, child.birth_date, "")
+
+
+def _join(record: Record, child: Child, key: tuple | None = None) -> tuple:
+    """Have `record` name `child` (by `key`, else its own key); returns that key."""
+    key = record.values[JOINED] = key or _own_key(child)
     whom = f"{child.name}（证件号{mask_id_number(child.id_number)}）" if child.id_number else f"{child.name}（证件号亦待核正）"
     record.flags = [(c, f"{m}；已按姓名和出生日期对应到本县已有的{whom}" if m.startswith(PENDING_ID) else m) for c, m in record.flags]
     return key
