@@ -479,6 +479,17 @@ def test_a_registry_row_without_id_or_gender_found_by_its_student_number_is_the_
     assert list(again.issues.values_list("row", "message")) == list(batch.issues.values_list("row", "message"))
 
 
+def test_a_row_that_states_an_enrolment_another_sheet_stated_differently_names_that_sheet(world, tmp_path):
+    number, other = compose_id_number("500229", YI_BIRTH, 811), compose_id_number("500229", dt.date(2012, 2, 3), 831)
+    header = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"]
+    bare = ["乙四", "", "2012-08-09", "", "G" + number, "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]  # held to the end
+    full = ["乙四", "男", "2012-08-09", number, "G" + number, "5002290001", "巴山镇中心小学", "五年级", "2班", "在读"]
+    ding = ["丁六", "女", "2012-02-03", other, "G" + other, "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]
+    batch, _ = run(world, "registry", write_xlsx(tmp_path / "学籍.xlsx", {"一镇": [header, bare, ding], "二镇": [header, ding, full]}))
+    said = batch.issues.get(sheet="一镇", row=2, message__contains="同一学籍").message
+    assert said == "与工作表“二镇”第3行为该生在巴山镇中心小学的同一学籍而内容不一致，已按工作表“二镇”第3行处理，请核实"
+
+
 def test_held_rows_are_looked_up_in_batches_and_each_joins_its_child(world, tmp_path, monkeypatch):
     monkeypatch.setattr(apply, "LOOKUP_BATCH", 2)  # three names: two statements
     people = [("乙四", dt.date(2012, 8, 9)), ("丙五", dt.date(2013, 1, 2)), ("丁六", dt.date(2014, 5, 6))]

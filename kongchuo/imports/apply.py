@@ -79,7 +79,7 @@ class Context:
     # Across chunks, what the file has met: person key → (child id, first row, its sheet); ("school", code) and
     # ("attendance", record id) → the row that stated it (sources.apply_schools, apply_attendance)
     seen: dict = field(default_factory=dict)
-    enrolments_met: dict = field(default_factory=dict)  # enrolment id → the registry row that stated it (upsert_enrolments)
+    enrolments_met: dict = field(default_factory=dict)  # enrolment id → (sheet, row) that stated it (upsert_enrolments)
     # (child id, school id) → (row, status) of a registry row that closed the child's open enrolment there
     # beside an older closed one with its status and grade (_enrolment_for: left again)
     enrolments_closed: dict = field(default_factory=dict)
@@ -117,6 +117,11 @@ class Context:
         self.schools = {s.code: s for s in School.objects.filter(county=self.county)}
         for pk, name in Child.objects.filter(county=self.county, id_number_status=Child.IdStatus.PENDING).values_list("pk", "name"):
             self.pending[name].add(pk)
+
+    def place(self, where: tuple[str, int]) -> str:
+        """A (sheet, row) for a message on a row of the sheet being written: 第3行, or 工作表“二镇”第3行."""
+        sheet, row = where
+        return f"第{row}行" if sheet == self.sheet else f"工作表“{sheet}”第{row}行"
 
     @property
     def reference(self) -> str:
@@ -247,7 +252,7 @@ def upsert_people(
         if key in ctx.seen or key in new:
             first, sheet = ctx.seen[key][1:] if key in ctx.seen else (new[key][0], ctx.sheet)
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
-                where = f"第{first}行" if sheet == ctx.sheet else f"工作表“{sheet}”第{first}行"
+                where = ctx.place((sheet, first))
                 record.flags.append(("", f"与{where}为同一人，已按{where}处理"))
             plan.append((record, key, "unchanged", (), (), {}))
             continue
@@ -919,9 +924,9 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
     SchoolClass.objects.bulk_create(missing, batch_size=1000)
     classes.update({(k.school_id, k.grade, k.number): k for k in missing})
 
-    met_here = {}  # id(enrolment) → (enrolment, the row of this chunk that stated it); new ones have no pk yet
+    met_here = {}  # id(enrolment) → (enrolment, (sheet, row) of this chunk that stated it); new ones have no pk yet
 
-    def met(e: Enrolment) -> int | None:
+    def met(e: Enrolment) -> tuple | None:
         if id(e) in met_here:
             return met_here[id(e)][1]
         return ctx.enrolments_met.get(e.pk) if e.pk else None
@@ -945,7 +950,7 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
                 record.flags.append(
                     (
                         label("status", labels),
-                        f"第{row}行已将该生在{school.name}的学籍记为“{Status(closed).label}”，本行为“{Status(status).label}”，"
+                        f"{ctx.place(row)}已将该生在{school.name}的学籍记为“{Status(closed).label}”，本行为“{Status(status).label}”，"
                         "已另开一段学籍，请核实",
                     )
                 )
@@ -966,7 +971,7 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
                 township_id=school.township_id,
             )
             enrolments.insert(0, enrolment)
-            met_here[id(enrolment)] = (enrolment, record.row)
+            met_here[id(enrolment)] = (enrolment, (ctx.sheet, record.row))
             create.append(enrolment)
             history.append((enrolment, "", status))
             outcomes.append("created" if outcome == "created" else "updated")
@@ -980,12 +985,13 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
         changed = [attr for attr, value in wanted.items() if getattr(enrolment, attr) != value]
         first = met(enrolment)
         if first is None:
-            met_here[id(enrolment)] = (enrolment, record.row)
+            met_here[id(enrolment)] = (enrolment, (ctx.sheet, record.row))
             closes = status not in OPEN_STATUSES and enrolment.status in OPEN_STATUSES
             if closes and any(e.status == status and e.grade == grade for e in enrolments):  # left again
-                ctx.enrolments_closed[(child_id, school.pk)] = (record.row, status)
+                ctx.enrolments_closed[(child_id, school.pk)] = ((ctx.sheet, record.row), status)
         elif changed:
-            record.flags.append(("", f"与第{first}行为该生在{school.name}的同一学籍而内容不一致，已按第{first}行处理，请核实"))
+            where = ctx.place(first)
+            record.flags.append(("", f"与{where}为该生在{school.name}的同一学籍而内容不一致，已按{where}处理，请核实"))
             outcomes.append(outcome)
             continue
         if "status" in changed:
