@@ -300,6 +300,30 @@ def test_the_childs_page_says_which_supplied_values_precedence_did_not_keep(worl
     assert "未采用" not in "".join(lines().values())
 
 
+def test_a_name_set_by_hand_settles_what_the_page_says_of_each_sources_name(world, tmp_path, client):
+    from kongchuo.people.services import child_update
+
+    run(world, "registry", write_xlsx(tmp_path / "r.xlsx", {"学籍": registry_rows(name2="汪丽")}))
+    wang = Child.objects.get(id_number=N2)
+    client.force_login(world.users["county_staff"])
+
+    def lines():
+        page = client.get(reverse("child_detail", args=[wang.pk])).content.decode()
+        return dict(re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td>", page[page.index("数据来源"):]))
+
+    staff = world.users["county_staff"]
+    child_update(actor=staff, child=wang, name="王莉")  # by hand: the registry's 汪丽 is not held now
+    assert "姓名（未采用：汪丽）" in lines()[Source.REGISTRY.label] and "未采用" not in lines()[Source.MANUAL.label]
+    run(world, "household", household_file(tmp_path))  # the police list's 王丽 overrules the hand's 王莉
+    assert "姓名（未采用：王莉）" in lines()[Source.MANUAL.label]
+    child_update(actor=staff, child=wang, name="王俐")  # by hand again: the hand's value is held, the police's not
+    shown = lines()
+    assert "未采用" not in shown[Source.MANUAL.label] and "姓名（未采用：王丽）" in shown[Source.HOUSEHOLD.label]
+    child_update(actor=staff, child=wang, name="汪丽")  # the registry's value: it agrees again
+    shown = lines()
+    assert "未采用" not in shown[Source.REGISTRY.label] and "姓名（未采用：王丽）" in shown[Source.HOUSEHOLD.label]
+
+
 def test_a_village_not_kept_is_told_from_a_village_of_the_same_name_in_another_township(world, tmp_path, client):
     division_create(actor=None, code="500229101002", name="新村", level=Division.Level.VILLAGE, parent=world.township_a)
     division_create(actor=None, code="500229102002", name="新村", level=Division.Level.VILLAGE, parent=world.township_b)

@@ -26,7 +26,7 @@ from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, 
 from kongchuo.enrolments.services import TRANSITIONS
 from kongchuo.imports.models import IdentityConflict, ImportBatch
 from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, label
-from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup, conflict_value
 from kongchuo.people.names import name_pinyin
 from kongchuo.places.models import Division, School, SchoolClass
 
@@ -217,16 +217,6 @@ def person_key(record: Record):
     if JOINED in v:
         return v[JOINED]
     return ("pending", v["name"], v.get("birth_date"), v.get("national_student_number", ""))
-
-
-def conflict_value(value) -> str:
-    """A field's value as an IdentityConflict keeps it (kept_value, other_value): a village with its township, for
-    two townships may each have a 新村."""
-    if isinstance(value, Division):
-        return value.parent.name + value.name if value.level == Division.Level.VILLAGE and value.parent_id else value.name
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return "" if value is None else str(value)
 
 
 def upsert_people(

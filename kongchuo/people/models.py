@@ -1,5 +1,7 @@
 """Children (whoever knows of them), their guardians, groups and provenance."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 
@@ -194,3 +196,13 @@ class FieldProvenance(models.Model):
         verbose_name_plural = verbose_name
         constraints = [models.UniqueConstraint(fields=["child", "source"], name="provenance_per_source")]
         indexes = [models.Index(fields=["source", "child"])]
+
+
+def conflict_value(value) -> str:
+    """A field's value as an IdentityConflict keeps it (kept_value, other_value): a village with its township, for
+    two townships may each have a 新村."""
+    if isinstance(value, Division):
+        return value.parent.name + value.name if value.level == Division.Level.VILLAGE and value.parent_id else value.name
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return "" if value is None else str(value)

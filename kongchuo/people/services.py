@@ -10,7 +10,7 @@ from kongchuo.audit.services import audit_record
 from kongchuo.core.choices import Source
 from kongchuo.core.services import snapshot
 from kongchuo.people.identity import InvalidIdNumber, consistency_errors, normalise_id_number
-from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, conflict_value
 from kongchuo.people.names import clean_name, name_pinyin
 from kongchuo.places.models import Division
 from kongchuo.places.services import county_of, township_of
@@ -87,6 +87,23 @@ def _record_provenance(child: Child, fields, *, source: str, reference: str, act
         row.save(update_fields=["fields", "reference", "recorded_at", "recorded_by"])
 
 
+def _settle_refused(child: Child, fields: list[str], held: dict, *, source: str) -> None:
+    """After `source` set `fields` of the child (by hand): its own values are the ones held, another source's that
+    was held until now (`held`: the values before) is not, and one that gave the new value agrees again
+    (FieldProvenance.refused, shown on the child's page as 未采用)."""
+    for row in FieldProvenance.objects.filter(child=child):
+        refused = dict(row.refused)
+        for f in fields:
+            now = conflict_value(getattr(child, f))
+            if row.source == source or refused.get(f) == now:
+                refused.pop(f, None)
+            elif f in row.fields and f not in refused and held[f] not in ("", now):
+                refused[f] = held[f]
+        if refused != row.refused:
+            row.refused = refused
+            row.save(update_fields=["refused"])
+
+
 @transaction.atomic
 def child_create(
     *,
@@ -127,6 +144,7 @@ def child_update(*, actor, child: Child, source: str = Source.MANUAL, reference:
     """Change some fields; only what really changed is saved, attributed and audited."""
     child = Child.objects.select_for_update().get(pk=child.pk)
     before = snapshot(child, CHILD_FIELDS)
+    held = {f: conflict_value(getattr(child, f)) for f in PROVENANCE_FIELDS}  # as FieldProvenance.refused keeps values
     id_number = changes.pop("id_number", None)
     if "name" in changes:
         changes["name"] = clean_name(changes["name"])
@@ -147,6 +165,7 @@ def child_update(*, actor, child: Child, source: str = Source.MANUAL, reference:
         return child
     child.save()
     _record_provenance(child, [f for f in changed if f in PROVENANCE_FIELDS], source=source, reference=reference, actor=actor)
+    _settle_refused(child, [f for f in changed if f in PROVENANCE_FIELDS], held, source=source)
     audit_record(
         actor=actor,
         action="update",

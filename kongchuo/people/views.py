@@ -13,11 +13,10 @@ from kongchuo.cases.services import CASE_WORKERS
 from kongchuo.core.forms import apply_validation_error
 from kongchuo.core.masking import mask_in_text
 from kongchuo.core.paging import paginate
-from kongchuo.imports.apply import conflict_value
 from kongchuo.imports.services import allowed_sources
 from kongchuo.people import exports
 from kongchuo.people.forms import ChildEditForm, ChildFilterForm, GuardianForm
-from kongchuo.people.models import Child, Guardian
+from kongchuo.people.models import Child, Guardian, conflict_value
 from kongchuo.people.selectors import ChildFilters, child_list_for_user
 from kongchuo.people.services import child_update, guardian_delete, guardian_save
 from kongchuo.places.models import Division
