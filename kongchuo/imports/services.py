@@ -322,6 +322,8 @@ def _apply_chunk(
 def _write_held(ctx: Context, spec, held: list, *, counts: Counter, issues: list) -> None:
     """The rows refuse_strangers held back, now that every other row of the file is written: each joins the
     child it names, or is refused (all at once, in file order: one look-up of the county's children for them all)."""
+    if not held:
+        return
     refuse_strangers(ctx, [record for _, _, records in held for record in records], last=True)
     for sheet, labels, records in held:
         _write_records(ctx, spec, labels, records, counts=counts, issues=issues, sheet=sheet)
