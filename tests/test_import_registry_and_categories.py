@@ -490,6 +490,21 @@ def test_a_row_that_states_an_enrolment_another_sheet_stated_differently_names_t
     assert said == "与工作表“二镇”第3行为该生在巴山镇中心小学的同一学籍而内容不一致，已按工作表“二镇”第3行处理，请核实"
 
 
+def test_a_held_registry_row_found_by_its_student_number_stays_with_that_child_among_namesakes(world, tmp_path):
+    """Two pending children 乙四 born the same day: one from a civil-affairs list, one from the registry with its
+    学籍号. A registry row without gender and ID names the second by that number, not the first by name."""
+    civil = [["姓名", "出生日期", "类别", "性别"], ["乙四", "2012-08-09", "低保", "男"]]
+    run(world, "civil-affairs", write_csv(tmp_path / "民政.csv", civil))
+    header = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"]
+    row = ["乙四", "男", "2012-08-09", "", "L5002292012080911", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]
+    run(world, "registry", write_csv(tmp_path / "学籍.csv", [header, row]))
+    enrolled = Enrolment.objects.get(national_student_number="L5002292012080911").child_id
+    before = domain_state()
+    _, summary = run(world, "registry", write_csv(tmp_path / "学籍2.csv", [header, [row[0], "", *row[2:]]]))
+    assert (summary["created"], summary["updated"], summary["rejected"]) == (0, 0, 0) and domain_state() == before
+    assert list(Enrolment.objects.filter(national_student_number="L5002292012080911").values_list("child_id", flat=True)) == [enrolled]
+
+
 def test_held_rows_are_looked_up_in_batches_and_each_joins_its_child(world, tmp_path, monkeypatch):
     monkeypatch.setattr(apply, "LOOKUP_BATCH", 2)  # three names: two statements
     people = [("乙四", dt.date(2012, 8, 9)), ("丙五", dt.date(2013, 1, 2)), ("丁六", dt.date(2014, 5, 6))]

@@ -324,6 +324,33 @@ def test_a_name_set_by_hand_settles_what_the_page_says_of_each_sources_name(worl
     assert "未采用" not in shown[Source.REGISTRY.label] and "姓名（未采用：王丽）" in shown[Source.HOUSEHOLD.label]
 
 
+def test_a_list_that_overrules_a_value_two_sources_gave_marks_both_and_a_hand_edit_keeps_them(world, tmp_path):
+    from kongchuo.people.services import child_update
+
+    number = compose_id_number("500229", B1, 811)
+    run(world, "civil-affairs", write_csv(tmp_path / "c.csv", [["姓名", "身份证号", "类别"], ["乙四", number, "低保"]]))
+    run(world, "disability", write_csv(tmp_path / "d.csv", [["姓名", "身份证号", "残疾类别"], ["乙四", number, "肢体"]]))
+    run(world, "household", write_csv(tmp_path / "h.csv", [["姓名", "公民身份号码"], ["乙肆", number]]))
+    child = Child.objects.get(id_number=number)
+
+    def refused():
+        return {p.source: p.refused.get("name") for p in FieldProvenance.objects.filter(child=child)}
+
+    assert child.name == "乙肆" and refused() == {"civil_affairs": "乙四", "disability": "乙四", "household": None}
+    child_update(actor=world.users["county_staff"], child=child, name="乙泗")
+    assert refused() == {"civil_affairs": "乙四", "disability": "乙四", "household": "乙肆", "manual": None}
+
+
+def test_a_list_re_imported_over_existing_children_reads_their_places_with_them(world, tmp_path, django_assert_max_num_queries):
+    rows = [["姓名", "性别", "出生日期", "公民身份号码", "乡镇", "村"]]
+    names = [a + b for a in "甲乙丙丁戊己庚辛" for b in "一二三四五"]  # 40
+    rows += [[name, "男", B1.isoformat(), compose_id_number("500229", B1, 801 + 2 * n), "巴山镇", "巴山村"] for n, name in enumerate(names)]
+    run(world, "household", write_csv(tmp_path / "h.csv", rows))
+    with django_assert_max_num_queries(60):  # a division per row would be 40 more
+        _, summary = run(world, "household", write_csv(tmp_path / "h2.csv", rows))
+    assert summary["unchanged"] == 40
+
+
 def test_a_village_not_kept_is_told_from_a_village_of_the_same_name_in_another_township(world, tmp_path, client):
     division_create(actor=None, code="500229101002", name="新村", level=Division.Level.VILLAGE, parent=world.township_a)
     division_create(actor=None, code="500229102002", name="新村", level=Division.Level.VILLAGE, parent=world.township_b)

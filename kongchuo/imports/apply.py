@@ -28,6 +28,7 @@ from kongchuo.imports.models import IdentityConflict, ImportBatch
 from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, label
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup, conflict_value
 from kongchuo.people.names import name_pinyin
+from kongchuo.people.provenance import settle_refused
 from kongchuo.places.models import Division, School, SchoolClass
 
 S = Source
@@ -104,7 +105,8 @@ class Context:
         defaults["county_id"] = self.county.pk
         self.child_template = [defaults[c] for c in NEW_CHILD_COLUMNS]
         self.child_constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
-        for d in Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP):
+        places = Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP)
+        for d in places.select_related("parent"):  # a village's township for conflict_value
             if d.level == Division.Level.TOWNSHIP:
                 for key in (d.code, d.name, _short(d.name)):
                     self.townships.setdefault(key, d)
@@ -259,13 +261,14 @@ def upsert_people(
             continue
         ctx.seen[key] = (child.pk, record.row, ctx.sheet)
         was_named = child.name
-        before = len(conflicts)
-        changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
+        before, replaced = len(conflicts), {}
+        changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts, replaced)
         refused = {c.field: c.other_value for c in conflicts[before:] if c.other_source == ctx.source}
-        for c in conflicts[before:]:  # this list's value won over another source's: that one's is not kept now
-            if c.other_source != ctx.source and (overruled := provenance.get(child.pk, {}).get(c.other_source)):
-                overruled.refused = {**overruled.refused, c.field: c.other_value}
-                others[overruled.pk] = overruled
+        if replaced:  # the values of other sources that gave those replaced are not kept now (settle_refused)
+            mine = provenance.get(child.pk, {})
+            shown = {name: conflict_value(old) for name, old in replaced.items()}
+            for row in settle_refused([r for s, r in mine.items() if s != ctx.source], child, shown):
+                others[row.pk] = row
         if changed:
             if "name" in changed:
                 child.name_pinyin, child.name_initials = name_pinyin(child.name)
@@ -355,7 +358,9 @@ def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False)
         column, reason = v.pop(INCOMPLETE)
         by_number = key[0] == "pending" and key[3] and found.get(("nsn", key[3]))
         named = key in ctx.seen or key in earlier or by_number
-        if by_number and key not in ctx.seen and key not in earlier:
+        if by_number and key not in ctx.seen and key not in earlier and (by_number.pk in met or by_number.id_number):
+            # Else the row keeps its key: it has the 学籍号 upsert_people finds the child by (a pending child's own
+            # key, name and birth date, could name another child of that name).
             key = v[JOINED] = met.get(by_number.pk) or _own_key(by_number)
         if not named and "gender" not in v and "birth_date" in v:
             children = namesakes.get((v["name"], v["birth_date"]), [])
@@ -403,21 +408,27 @@ def _join(record: Record, child: Child, key: tuple | None = None) -> tuple:
     return key
 
 
+# What merge reads of a child found, loaded with it: a division per row would be a query per row.
+_MERGED = ("household_division__parent",)
+
+
 def _existing_children(ctx: Context, keys: list) -> dict:
     """person key → Child already in the database: by ID number, or for a pending row by name and birth date
     (or student number)."""
     wanted_ids = _known_id_numbers([k[1] for k in keys if k[0] == "id"])
-    found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids)} if wanted_ids else {}
+    found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids).select_related(*_MERGED)} if wanted_ids else {}
     pending_names = {k[1] for k in keys if k[0] == "pending"}
     if pending_names:
         ids = sorted(pk for name in pending_names for pk in ctx.pending.get(name, ()))
         for start in range(0, len(ids), LOOKUP_BATCH):
-            for c in Child.objects.filter(pk__in=ids[start : start + LOOKUP_BATCH], id_number_status=Child.IdStatus.PENDING).order_by("pk"):
+            part = ids[start : start + LOOKUP_BATCH]
+            for c in Child.objects.filter(pk__in=part, id_number_status=Child.IdStatus.PENDING).select_related(*_MERGED).order_by("pk"):
                 found.setdefault(("pending", c.name, c.birth_date, ""), c)
         nsns = sorted({k[3] for k in keys if k[0] == "pending" and k[3]})
         for start in range(0, len(nsns), LOOKUP_BATCH):
             part = nsns[start : start + LOOKUP_BATCH]
-            for e in Enrolment.objects.filter(county=ctx.county, national_student_number__in=part).select_related("child").order_by("pk"):
+            enrolments = Enrolment.objects.filter(county=ctx.county, national_student_number__in=part)
+            for e in enrolments.select_related(*(f"child__{f}" for f in _MERGED)).order_by("pk"):
                 found.setdefault(("nsn", e.national_student_number), e.child)
     return found
 
@@ -484,7 +495,9 @@ def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: 
     return tuple(row)
 
 
-def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflicts: list) -> set[str]:
+def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflicts: list, replaced: dict) -> set[str]:
+    """Take each incoming value the sources' precedence lets in; returns the fields changed. A value that replaced
+    another goes into `replaced` ({field: the value before}); one precedence refused becomes an IdentityConflict."""
     changed = set()
     for name, new in incoming.items():
         old = getattr(child, name)
@@ -500,6 +513,7 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
         if holder is None or holder == ctx.source or rank(ctx.source, name) < rank(holder, name):
             setattr(child, name, new)
             changed.add(name)
+            replaced[name] = old
             if holder is not None and holder != ctx.source:
                 conflicts.append(
                     IdentityConflict(

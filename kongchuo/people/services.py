@@ -12,6 +12,7 @@ from kongchuo.core.services import snapshot
 from kongchuo.people.identity import InvalidIdNumber, consistency_errors, normalise_id_number
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, conflict_value
 from kongchuo.people.names import clean_name, name_pinyin
+from kongchuo.people.provenance import settle_refused
 from kongchuo.places.models import Division
 from kongchuo.places.services import county_of, township_of
 
@@ -87,23 +88,6 @@ def _record_provenance(child: Child, fields, *, source: str, reference: str, act
         row.save(update_fields=["fields", "reference", "recorded_at", "recorded_by"])
 
 
-def _settle_refused(child: Child, fields: list[str], held: dict, *, source: str) -> None:
-    """After `source` set `fields` of the child (by hand): its own values are the ones held, another source's that
-    was held until now (`held`: the values before) is not, and one that gave the new value agrees again
-    (FieldProvenance.refused, shown on the child's page as 未采用)."""
-    for row in FieldProvenance.objects.filter(child=child):
-        refused = dict(row.refused)
-        for f in fields:
-            now = conflict_value(getattr(child, f))
-            if row.source == source or refused.get(f) == now:
-                refused.pop(f, None)
-            elif f in row.fields and f not in refused and held[f] not in ("", now):
-                refused[f] = held[f]
-        if refused != row.refused:
-            row.refused = refused
-            row.save(update_fields=["refused"])
-
-
 @transaction.atomic
 def child_create(
     *,
@@ -165,7 +149,9 @@ def child_update(*, actor, child: Child, source: str = Source.MANUAL, reference:
         return child
     child.save()
     _record_provenance(child, [f for f in changed if f in PROVENANCE_FIELDS], source=source, reference=reference, actor=actor)
-    _settle_refused(child, [f for f in changed if f in PROVENANCE_FIELDS], held, source=source)
+    replaced = {f: held[f] for f in changed if f in PROVENANCE_FIELDS}
+    for row in settle_refused(FieldProvenance.objects.filter(child=child), child, replaced, source=source):
+        row.save(update_fields=["refused"])
     audit_record(
         actor=actor,
         action="update",
