@@ -46,6 +46,7 @@ def test_refused_values_are_filled_from_the_conflicts_of_an_older_database():
     conflict(liu, "name", "刘君", "registry", "刘军", "household")  # held again: nothing to show for the registry
     conflict(wang, "household_division", "新村", "household", "新村", "disability")  # two townships' 新村
     conflict(liu, "household_division", "新村", "household", "龙泉村", "disability")
+    conflict(liu, "household_division", "巴山镇新村", "household", "坪坝镇龙泉村", "disability")  # again, in the new form
     liu.name = "刘君"
     liu.save()
 

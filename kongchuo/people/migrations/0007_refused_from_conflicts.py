@@ -46,6 +46,11 @@ def forwards(apps, schema_editor):
         kept_value = _shown(kept) if kept else conflict.kept_value
         other_value = _shown(other) if other else conflict.other_value
         if (kept_value, other_value) != (conflict.kept_value, conflict.other_value):
+            again = Conflict.objects.filter(child_id=conflict.child_id, field=conflict.field, other_source=conflict.other_source,
+                                            other_value=other_value[:200]).exclude(pk=conflict.pk)
+            if again.exists():  # recorded again in the new form since: the old one goes
+                conflict.delete()
+                continue
             conflict.kept_value, conflict.other_value = kept_value[:200], other_value[:200]
             conflict.save(update_fields=["kept_value", "other_value"])
 
@@ -57,8 +62,10 @@ def forwards(apps, schema_editor):
         else:
             refused[key].pop(conflict.field, None)
     for (child_id, source), values in refused.items():
-        if values:
-            Provenance.objects.filter(child_id=child_id, source=source).update(refused=values)
+        for row in Provenance.objects.filter(child_id=child_id, source=source) if values else ():
+            if not row.refused:  # one an import has written since the column came is left as it is
+                row.refused = values
+                row.save(update_fields=["refused"])
 
 
 class Migration(migrations.Migration):
