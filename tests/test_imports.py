@@ -341,6 +341,21 @@ def test_a_list_that_overrules_a_value_two_sources_gave_marks_both_and_a_hand_ed
     assert refused() == {"civil_affairs": "乙四", "disability": "乙四", "household": "乙肆", "manual": None}
 
 
+def test_a_value_blanked_by_hand_and_filled_again_by_a_list_agrees_with_the_source_that_gave_it(world, tmp_path):
+    from kongchuo.people.services import child_update
+
+    number = compose_id_number("500229", B1, 811)
+    civil_list = [["姓名", "身份证号", "类别", "现住址"], ["乙四", number, "低保", "巴山村一组"]]
+    run(world, "civil-affairs", write_csv(tmp_path / "c.csv", civil_list))
+    child = Child.objects.get(id_number=number)
+    child_update(actor=world.users["county_staff"], child=child, current_address="")
+    civil = FieldProvenance.objects.get(child=child, source=Source.CIVIL_AFFAIRS)
+    assert civil.refused == {"current_address": "巴山村一组"}
+    run(world, "household", write_csv(tmp_path / "h.csv", [["姓名", "公民身份号码", "现住址"], ["乙四", number, "巴山村一组"]]))
+    civil.refresh_from_db()
+    assert civil.refused == {}
+
+
 def test_a_list_re_imported_over_existing_children_reads_their_places_with_them(world, tmp_path, django_assert_max_num_queries):
     rows = [["姓名", "性别", "出生日期", "公民身份号码", "乡镇", "村"]]
     names = [a + b for a in "甲乙丙丁戊己庚辛" for b in "一二三四五"]  # 40

@@ -505,6 +505,7 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
             if old in (None, "") and new not in (None, ""):
                 setattr(child, name, new)
                 changed.add(name)
+                replaced[name] = old  # nothing to mark (a blank), but a source refused this value agrees now
             continue
         if old == new:
             continue
