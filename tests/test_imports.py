@@ -341,6 +341,35 @@ def test_a_list_that_overrules_a_value_two_sources_gave_marks_both_and_a_hand_ed
     assert refused() == {"civil_affairs": "乙四", "disability": "乙四", "household": "乙肆", "manual": None}
 
 
+@pytest.mark.django_db
+def test_a_first_list_into_an_empty_database_finds_its_own_repeats_without_looking_numbers_up(tmp_path, monkeypatch):
+    """No child has an ID number yet: a county's first police list looks none up (SQLite: none can be there but its
+    own), and still knows a child it wrote a chunk, or a sheet, earlier. The next list looks them up again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    county = division_create(actor=None, code="500229", name="城口县", level=Division.Level.COUNTY)
+    division_create(actor=None, code="500229101", name="巴山镇", level=Division.Level.TOWNSHIP, parent=county)
+    monkeypatch.setattr(prepare, "CHUNK", 1)
+    header = ["姓名", "性别", "出生日期", "公民身份号码", "乡镇"]
+    first = [["刘小军", "男", B1.isoformat(), N1, "巴山镇"], ["王丽", "女", B2.isoformat(), N2, "巴山镇"]]
+    again = [["刘小军", "男", B1.isoformat(), N1.lower(), "巴山镇"]]  # chunks and a sheet later
+
+    def imported(name, sheets):
+        with CaptureQueriesContext(connection) as queries:
+            batch = import_store(actor=None, source="household", upload=write_xlsx(tmp_path / name, sheets), file_name=name)
+            summary = import_run(batch=batch, actor=None, dry_run=False)
+        looked_up = any("WHERE id_number IN" in q["sql"] or "id_number = ANY" in q["sql"] for q in queries.captured_queries)
+        return batch, summary, looked_up
+
+    batch, summary, looked_up = imported("一.xlsx", {"一镇": [header, *first], "二镇": [header, *again]})
+    assert (summary["created"], Child.objects.count()) == (2, 2)
+    assert looked_up is (connection.vendor != "sqlite")
+    assert "与工作表“一镇”第2行为同一人" in batch.issues.get(sheet="二镇").message
+    _, summary, looked_up = imported("二.xlsx", {"一镇": [header, *first]})
+    assert (summary["created"], summary["unchanged"], looked_up) == (0, 2, True)
+
+
 def test_a_value_blanked_by_hand_and_filled_again_by_a_list_agrees_with_the_source_that_gave_it(world, tmp_path):
     from kongchuo.people.services import child_update
 

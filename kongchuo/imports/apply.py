@@ -96,10 +96,17 @@ class Context:
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
     child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
     adapt_date: Callable = None
+    # No child of any county had an ID number when this import began, and no other can write while it runs
+    # (SQLite: the transaction holds the write lock, BEGIN IMMEDIATE): every ID number the database has then is
+    # one this import wrote, and so in `seen`. A county's first police list, its largest, looks none up.
+    first_ids: bool = False
 
     def __post_init__(self):
         self.db_now = connection.ops.adapt_datetimefield_value(self.now)
         self.adapt_date = connection.ops.adapt_datefield_value  # once: `connection` is a proxy, dear per value
+        self.first_ids = (
+            connection.vendor == "sqlite" and connection.in_atomic_block and not Child.objects.filter(id_number__isnull=False).exists()
+        )
         defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
         defaults["created_at"] = defaults["updated_at"] = self.db_now
         defaults["county_id"] = self.county.pk
@@ -415,7 +422,7 @@ _MERGED = ("household_division__parent",)
 def _existing_children(ctx: Context, keys: list) -> dict:
     """person key → Child already in the database: by ID number, or for a pending row by name and birth date
     (or student number)."""
-    wanted_ids = _known_id_numbers([k[1] for k in keys if k[0] == "id"])
+    wanted_ids = [] if ctx.first_ids else _known_id_numbers([k[1] for k in keys if k[0] == "id"])
     found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids).select_related(*_MERGED)} if wanted_ids else {}
     pending_names = {k[1] for k in keys if k[0] == "pending"}
     if pending_names:
