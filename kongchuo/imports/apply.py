@@ -13,7 +13,7 @@ import itertools
 import math
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -81,7 +81,7 @@ class Context:
     # ("attendance", record id) → the row that stated it (sources.apply_schools, apply_attendance)
     seen: dict = field(default_factory=dict)
     enrolments_met: dict = field(default_factory=dict)  # enrolment id → (sheet, row) that stated it (upsert_enrolments)
-    # (child id, school id) → (row, status) of a registry row that closed the child's open enrolment there
+    # (child id, school id) → ((sheet, row), status) of a registry row that closed the child's open enrolment there
     # beside an older closed one with its status and grade (_enrolment_for: left again)
     enrolments_closed: dict = field(default_factory=dict)
     townships: dict = field(default_factory=dict)
@@ -268,8 +268,9 @@ def upsert_people(
             continue
         ctx.seen[key] = (child.pk, record.row, ctx.sheet)
         was_named = child.name
-        before, replaced = len(conflicts), {}
-        changed = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts, replaced)
+        before = len(conflicts)
+        replaced = merge(ctx, child, incoming, provenance.get(child.pk, {}), conflicts)
+        changed = set(replaced)
         refused = {c.field: c.other_value for c in conflicts[before:] if c.other_source == ctx.source}
         if replaced:  # the values of other sources that gave those replaced are not kept now (settle_refused)
             mine = provenance.get(child.pk, {})
@@ -333,13 +334,13 @@ def _new_conflicts(conflicts: list[IdentityConflict]) -> list[IdentityConflict]:
     return fresh
 
 
-def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False) -> list[Record]:
+def refuse_strangers(ctx: Context, records: list[Record]) -> None:
     """Refuse the rows that lack what a new child needs (records.INCOMPLETE: gender or birth date, with no ID
     number to give them) and name no child the county has, nor one another row of the file adds.
 
-    Such rows wait for the rest of the file: given a chunk, this returns them (held back) and decides nothing.
-    The caller gives all of them again, in file order, once every other row is written (`last`): then each
-    joins the child it names or is refused. So which child a row joins, whether it is refused, and whether it
+    Such rows wait for the rest of the file (services._apply_chunk holds them back): this is given all of them,
+    in file order, once every other row is written, and each joins the child it names or is refused. So which
+    child a row joins, whether it is refused, and whether it
     is the repeat of another row of the file do not depend on the order of the rows, on how the file is cut into
     chunks, or on whether the file was imported before (the same list, once with the ID number and once without).
 
@@ -349,8 +350,6 @@ def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False)
     it (`JOINED`), and stays flagged 证件号待核正, the flag saying whom it joined. None or several: refused.
     A row with a gender and no birth date must name a child without an ID number (or its 学籍号), as before."""
     live = [r for r in records if not r.rejected]
-    if not last:
-        return [r for r in live if INCOMPLETE in r.values]
     keys = [person_key(r) for r in live]
     unmet = [(r, k) for r, k in zip(live, keys, strict=True) if k not in ctx.seen]
     found = _existing_children(ctx, [k for _, k in unmet])
@@ -382,19 +381,17 @@ def refuse_strangers(ctx: Context, records: list[Record], *, last: bool = False)
             record.reject(column, f"{reason}；也对应不上本县已有的证件号待核正儿童（同姓名、同出生日期或同学籍号），无法新增")
             continue
         earlier.add(key)
-    return []
 
 
 def _namesakes(ctx: Context, records: list[Record]) -> dict:
     """(name, birth date) → the county's children of that name and birth date, whatever their ID number, for
-    `records` (refuse_strangers' last pass: every other row of the file is written by then)."""
+    `records` (for refuse_strangers: every other row of the file is written by then)."""
     wanted = {(r.values["name"], r.values["birth_date"]) for r in records}
     if not wanted:
         return {}
-    names, dates = sorted({n for n, _ in wanted}), {d for _, d in wanted}
+    dates = {d for _, d in wanted}
     children = defaultdict(list)
-    for start in range(0, len(names), LOOKUP_BATCH):  # a list without ID numbers holds back all its rows
-        part = names[start : start + LOOKUP_BATCH]
+    for part in _batches({n for n, _ in wanted}):  # a list without ID numbers holds back all its rows
         for c in Child.objects.filter(county=ctx.county, name__in=part, birth_date__in=dates).only("name", "birth_date", "id_number"):
             if (c.name, c.birth_date) in wanted:
                 children[(c.name, c.birth_date)].append(c)
@@ -426,23 +423,26 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids).select_related(*_MERGED)} if wanted_ids else {}
     pending_names = {k[1] for k in keys if k[0] == "pending"}
     if pending_names:
-        ids = sorted(pk for name in pending_names for pk in ctx.pending.get(name, ()))
-        for start in range(0, len(ids), LOOKUP_BATCH):
-            part = ids[start : start + LOOKUP_BATCH]
+        for part in _batches(pk for name in pending_names for pk in ctx.pending.get(name, ())):
             for c in Child.objects.filter(pk__in=part, id_number_status=Child.IdStatus.PENDING).select_related(*_MERGED).order_by("pk"):
                 found.setdefault(("pending", c.name, c.birth_date, ""), c)
-        nsns = sorted({k[3] for k in keys if k[0] == "pending" and k[3]})
-        for start in range(0, len(nsns), LOOKUP_BATCH):
-            part = nsns[start : start + LOOKUP_BATCH]
+        for part in _batches(k[3] for k in keys if k[0] == "pending" and k[3]):
             enrolments = Enrolment.objects.filter(county=ctx.county, national_student_number__in=part)
             for e in enrolments.select_related(*(f"child__{f}" for f in _MERGED)).order_by("pk"):
                 found.setdefault(("nsn", e.national_student_number), e.child)
     return found
 
 
-# Values per IN (…) of a look-up: refuse_strangers' last pass looks up every held row of the file at once, and an
-# SQLite built with the default limit takes 32,766 parameters a statement.
+# Values per IN (…) of a look-up: refuse_strangers looks up every held row of the file at once, and an SQLite
+# built with the default limit takes 32,766 parameters a statement.
 LOOKUP_BATCH = 5000
+
+
+def _batches(values) -> Iterator[list]:
+    """The distinct `values`, sorted (the first of a key found stays first), LOOKUP_BATCH at a time."""
+    values = sorted(set(values))
+    for start in range(0, len(values), LOOKUP_BATCH):
+        yield values[start : start + LOOKUP_BATCH]
 
 
 def _known_id_numbers(numbers: list[str]) -> list[str]:
@@ -502,17 +502,17 @@ def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: 
     return tuple(row)
 
 
-def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflicts: list, replaced: dict) -> set[str]:
-    """Take each incoming value the sources' precedence lets in; returns the fields changed. A value that replaced
-    another goes into `replaced` ({field: the value before}); one precedence refused becomes an IdentityConflict."""
-    changed = set()
+def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflicts: list) -> dict:
+    """Take each incoming value the sources' precedence lets in; returns {field changed: its value before}
+    (a blank too: nothing to mark, but a source that had this value refused agrees now). A value precedence
+    refused becomes an IdentityConflict."""
+    replaced = {}
     for name, new in incoming.items():
         old = getattr(child, name)
         if old in (None, "") or (new in (None, "")):
             if old in (None, "") and new not in (None, ""):
                 setattr(child, name, new)
-                changed.add(name)
-                replaced[name] = old  # nothing to mark (a blank), but a source refused this value agrees now
+                replaced[name] = old
             continue
         if old == new:
             continue
@@ -520,7 +520,6 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
         holder = min(holders, key=lambda s: rank(s, name)) if holders else None
         if holder is None or holder == ctx.source or rank(ctx.source, name) < rank(holder, name):
             setattr(child, name, new)
-            changed.add(name)
             replaced[name] = old
             if holder is not None and holder != ctx.source:
                 conflicts.append(
@@ -548,7 +547,7 @@ def merge(ctx: Context, child: Child, incoming: dict, provenance: dict, conflict
                     county=ctx.county,
                 )
             )
-    return changed
+    return replaced
 
 
 def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tuple, dict]], provenance) -> None:

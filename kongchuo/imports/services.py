@@ -30,7 +30,7 @@ from kongchuo.imports import readers
 from kongchuo.imports.apply import Context, insert_rows, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
-from kongchuo.imports.records import PENDING_ID
+from kongchuo.imports.records import INCOMPLETE, PENDING_ID
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.places.models import Division
 
@@ -312,19 +312,18 @@ def _apply_chunk(
             spec.check(ctx, record, labels)
         for column, note in record.repairs:
             repairs.setdefault((column, note), []).append((sheet, record.row))
-    if spec.person and (waiting := refuse_strangers(ctx, records)):
+    if spec.person and (waiting := [r for r in records if not r.rejected and INCOMPLETE in r.values]):
         held.append((sheet, labels, waiting))
-        waiting_ids = {id(r) for r in waiting}
-        records = [r for r in records if id(r) not in waiting_ids]
+        records = [r for r in records if r.rejected or INCOMPLETE not in r.values]
     _write_records(ctx, spec, labels, records, counts=counts, issues=issues, sheet=sheet)
 
 
 def _write_held(ctx: Context, spec, held: list, *, counts: Counter, issues: list) -> None:
-    """The rows refuse_strangers held back, now that every other row of the file is written: each joins the
+    """The rows _apply_chunk held back, now that every other row of the file is written: each joins the
     child it names, or is refused (all at once, in file order: one look-up of the county's children for them all)."""
     if not held:
         return
-    refuse_strangers(ctx, [record for _, _, records in held for record in records], last=True)
+    refuse_strangers(ctx, [record for _, _, records in held for record in records])
     for sheet, labels, records in held:
         _write_records(ctx, spec, labels, records, counts=counts, issues=issues, sheet=sheet)
 
