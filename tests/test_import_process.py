@@ -211,6 +211,25 @@ def test_a_chunk_crosses_the_pipe_column_by_column_and_comes_back_the_same_recor
     assert pickle.loads(pickle.dumps(Records())) == []
 
 
+def test_a_value_repeated_down_the_list_crosses_the_pipe_once(tmp_path):
+    """Cells of the repeating columns (township, village, gender, a date…) are one object per distinct value, and a
+    value cleaned to what its cell says is that cell: a chunk then pickles each once, not once per row."""
+    header = ["姓名", "性别", "民族", "出生日期", "公民身份号码", "户籍地址", "乡镇", "村"]
+    rows = [[f"刘{'明华强伟芳'[i % 5]}{'丽军平秀英'[i // 5 % 5]}", "男 " if i % 2 else "男", "汉族", dt.date(2015, 3, 5), "", f"巴山镇巴山村{i}组", "巴山镇", "巴山村"]
+            for i in range(300)]
+    events = prepare.prepared(write_xlsx(tmp_path / "h.xlsx", {"一": [header, *rows]}), kind="xlsx", spec=SPECS["household"], override=None)
+    records = next(payload for kind, payload, *_ in events if kind == "records")
+    assert len(records) == 300 and not any(r.rejected for r in records)
+    first, second = records[0], records[2]  # 男 both (the odd rows say "男 ")
+    for index in (1, 2, 3, 6, 7):  # gender, ethnicity, birth date, township, village: one object down the list
+        assert second.raw[index] is first.raw[index], header[index]
+    for name, index in (("name", 0), ("household_address", 5), ("township", 6), ("village", 7)):
+        assert all(r.values[name] is r.raw[index] for r in records), name
+    alone = len(pickle.dumps(Records(records[:1]), protocol=pickle.HIGHEST_PROTOCOL))
+    # Each further row adds its own name and address, and references for the rest.
+    assert len(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)) < 300 * alone / 2
+
+
 def test_small_or_unsized_files_a_threaded_process_and_a_setting_of_none_stay_in_one_process(settings, monkeypatch):
     settings.KONGCHUO_IMPORT_PROCESS_ROWS = 20_000
     monkeypatch.setattr(prepare, "_alone", lambda: True)

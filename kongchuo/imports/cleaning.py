@@ -408,6 +408,8 @@ def clean_text(cell: Any, *, max_length: int | None = None, what: str = "内容"
         text = f"{cell:%Y-%m-%d}"
     else:
         text = _SPACES.sub(" ", str(cell).translate(_WIDTH)).strip()
+        if text == cell:  # most cells: the value is the cell itself, which a prepared row then pickles once (prepare.py)
+            text = cell
     if max_length is not None and len(text) > max_length:
         return Cleaned(None, error=f"{what}过长（{len(text)}个字，上限{max_length}个）")
     return Cleaned(text)

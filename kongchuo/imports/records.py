@@ -125,19 +125,32 @@ def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
     return {name: cleaner_for(name) for name in fields}
 
 
-def columns_for(columns: dict[str, int]) -> list[tuple[str, int, Callable[[Any], cleaning.Cleaned]]]:
-    """(field, column index, cleaner) for each mapped column of a sheet ({field: index}, as HeaderMatch.columns)."""
+def columns_for(columns: dict[str, int]) -> list[tuple[str, int, Callable[[Any], cleaning.Cleaned], dict | None]]:
+    """(field, column index, cleaner, pool) for each mapped column of a sheet ({field: index}, as HeaderMatch.columns).
+
+    `pool` (for the REPEATING columns) keeps one object per distinct text or date cell, which clean_record puts
+    into the row in place of the equal one read: a prepared chunk crossing to the importing process (prepare.py)
+    then pickles 女, 汉族 or a village's name once, not once per row, and the other side decodes it once."""
     cleaners = cleaners_for(columns)
-    return [(name, index, cleaners[name]) for name, index in columns.items()]
+    return [(name, index, cleaners[name], {} if name in REPEATING else None) for name, index in columns.items()]
 
 
-def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable]], labels: dict[str, str]) -> Record:
+POOLED = 65_536  # distinct cells a pool keeps (as `memoised`): past that, cells are left as read
+POOLABLE = (str, dt.date, dt.datetime)  # as read, a date cell is a new object each row too
+
+
+def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable, dict | None]], labels: dict[str, str]) -> Record:
     """Every mapped cell of `raw` cleaned (`columns` from columns_for; a short row gives "" for what it lacks)."""
     record = Record(row=row, raw=raw)
     values = record.values
     width = len(raw)
-    for name, index, cleaner in columns:
+    for name, index, cleaner, pool in columns:
         cell = raw[index] if index < width else ""
+        if pool is not None and type(cell) in POOLABLE:
+            if (same := pool.get(cell)) is not None:
+                raw[index] = cell = same
+            elif len(pool) < POOLED:
+                pool[cell] = cell
         result = cleaner(cell)
         if result.repairs:
             column = label(name, labels)

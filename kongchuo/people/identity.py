@@ -82,11 +82,16 @@ def _valid_birth_date(compact: str) -> dt.date | None:
     """
     if compact[17] != ric.calc_check_digit(compact):
         return None
+    birth_date = _date(compact[6:14])
+    return birth_date if birth_date is not None and _region_assigned(compact[:6], birth_date.year) else None
+
+
+@functools.lru_cache(maxsize=65_536)  # a few thousand birth dates: one object each, which an import's pickles share
+def _date(yyyymmdd: str) -> dt.date | None:
     try:
-        birth_date = dt.date(int(compact[6:10]), int(compact[10:12]), int(compact[12:14]))
+        return dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
     except ValueError:
         return None
-    return birth_date if _region_assigned(compact[:6], birth_date.year) else None
 
 
 @functools.lru_cache(maxsize=4096)
