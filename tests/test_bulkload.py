@@ -200,3 +200,49 @@ def test_a_large_import_and_a_dry_run_leave_the_schema_as_it_was(world, tmp_path
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN SELECT id FROM people_child WHERE birth_date = '2012-01-05'")
         assert "birth_d" in " ".join(str(row) for row in cursor.fetchall())
+
+
+@sqlite_only
+def test_unique_indexes_wait_only_when_asked_and_a_duplicate_then_fails_the_whole_load(world):
+    from django.db import IntegrityError
+
+    before = index_definitions()
+    unique = next(name for name, sql in before.items() if "UNIQUE" in sql and '"id_number"' in sql)
+    with transaction.atomic():
+        with bulkload.secondary_indexes_deferred([Child], incoming=50_000) as names:
+            assert unique not in names
+        with bulkload.secondary_indexes_deferred([Child], incoming=50_000, unique_too=[Child]) as names:
+            assert unique in names and unique not in index_definitions()
+            # The table's own unique constraints are never dropped (provenance's (child, source)).
+        with bulkload.secondary_indexes_deferred([FieldProvenance], incoming=50_000, unique_too=[FieldProvenance]) as names:
+            assert not any(name.startswith("sqlite_autoindex") for name in names)
+    assert index_definitions() == before
+    count, twin = Child.objects.count(), Child.objects.exclude(id_number=None).first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with bulkload.secondary_indexes_deferred([Child], incoming=50_000, unique_too=[Child]):
+            twin.pk = None
+            twin.save()  # nothing checks the number now: the index made again at the end does
+    assert index_definitions() == before and Child.objects.count() == count
+
+
+@pytest.mark.django_db
+@sqlite_only
+def test_a_first_list_with_id_numbers_builds_their_unique_index_at_the_end(tmp_path, recorded):
+    from kongchuo.places.models import Division
+    from kongchuo.places.services import division_create
+
+    county = division_create(actor=None, code="500229", name="城口县", level=Division.Level.COUNTY)
+    division_create(actor=None, code="500229101", name="巴山镇", level=Division.Level.TOWNSHIP, parent=county)
+    before = index_definitions()
+    unique = next(name for name, sql in before.items() if "UNIQUE" in sql and '"id_number"' in sql)
+    first = household_list(tmp_path / "first.csv", 40)
+    with open(first, encoding="utf-8") as fh:
+        listed = list(csv.reader(fh))[1]
+    with open(first, "a", newline="", encoding="utf-8") as fh:  # a child listed twice: one child, no duplicate number
+        csv.writer(fh).writerow(listed)
+    for path in (first, household_list(tmp_path / "again.csv", 40, start=20)):
+        batch = import_store(actor=None, source="household", upload=path, file_name=path.name, county_code="500229")
+        summary = import_run(batch=batch, actor=None, dry_run=False)
+        assert summary["rejected"] == 0 and index_definitions() == before
+    assert unique in recorded[0] and unique not in recorded[1]  # the second list looks its numbers up through it
+    assert Child.objects.count() == 60 and Child.objects.values("id_number").distinct().count() == 60

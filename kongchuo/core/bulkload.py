@@ -18,6 +18,11 @@ itself looks rows up through them or they guard data:
   up through one of them gives that model's own set in `keep_leading` (the imports keep none of
   people_child's: they find the county's children without an ID in memory).
 
+A caller that looks nothing up through a table's unique indexes may have them wait too (`unique_too`):
+made again at the end, they check every row at once, and a duplicate raises IntegrityError there, which
+rolls the whole load back. (A county's first police list: no child has an ID number yet, so it looks none
+up, and a random-order unique index of 200,000 ID numbers kept live costs more than building it.)
+
 Only a load at least as large as the table is worth it (otherwise rebuilding costs more than it
 saves), and PostgreSQL is left alone: there DROP INDEX would lock the table against every reader of
 every county for the whole load, and COPY already writes fast.
@@ -34,11 +39,17 @@ MINIMUM_ROWS = 10_000  # below this, incremental index upkeep is cheap enough
 
 @contextlib.contextmanager
 def secondary_indexes_deferred(
-    models_: Iterable[type[models.Model]], *, incoming: int | None, keep_leading: Mapping[type[models.Model], frozenset[str]] | None = None
+    models_: Iterable[type[models.Model]],
+    *,
+    incoming: int | None,
+    keep_leading: Mapping[type[models.Model], frozenset[str]] | None = None,
+    unique_too: Iterable[type[models.Model]] = (),
 ) -> Iterator[list[str]]:
     """Within a transaction: drop the deferrable indexes of each model's table that `incoming` new rows
     would outgrow, yield their names, create them again on a clean exit. `keep_leading` gives a model
-    its own set of leading columns to keep live instead of KEEP_LEADING."""
+    its own set of leading columns to keep live instead of KEEP_LEADING; the unique indexes of the models
+    in `unique_too` wait as well (see the module's docstring)."""
+    unique_too = set(unique_too)
     if connection.vendor != "sqlite" or not incoming or incoming < MINIMUM_ROWS:
         yield []
         return
@@ -51,7 +62,7 @@ def secondary_indexes_deferred(
             cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
             if cursor.fetchone()[0] > incoming:
                 continue
-            statements += _deferrable(cursor, table, (keep_leading or {}).get(model, KEEP_LEADING))
+            statements += _deferrable(cursor, table, (keep_leading or {}).get(model, KEEP_LEADING), unique=model in unique_too)
         for name, _ in statements:
             cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
     yield [name for name, _ in statements]
@@ -62,13 +73,17 @@ def secondary_indexes_deferred(
                 cursor.execute(sql)
 
 
-def _deferrable(cursor, table: str, keep_leading: frozenset[str]) -> list[tuple[str, str]]:
+def _deferrable(cursor, table: str, keep_leading: frozenset[str], *, unique: bool = False) -> list[tuple[str, str]]:
     cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL", [table])
     made = dict(cursor.fetchall())
     found = []
     cursor.execute(f"PRAGMA index_list({connection.ops.quote_name(table)})")
-    for _seq, name, unique, origin, _partial in cursor.fetchall():
-        if unique or origin != "c" or name not in made:
+    for _seq, name, is_unique, origin, _partial in cursor.fetchall():
+        if origin != "c" or name not in made:  # the table's own (PRIMARY KEY, UNIQUE in CREATE TABLE): not ours to drop
+            continue
+        if is_unique:
+            if unique:
+                found.append((name, made[name]))
             continue
         cursor.execute(f"PRAGMA index_info({connection.ops.quote_name(name)})")
         columns = [column for _rank, _cid, column in sorted(cursor.fetchall())]

@@ -96,17 +96,12 @@ class Context:
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
     child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
     adapt_date: Callable = None
-    # No child of any county had an ID number when this import began, and no other can write while it runs
-    # (SQLite: the transaction holds the write lock, BEGIN IMMEDIATE): every ID number the database has then is
-    # one this import wrote, and so in `seen`. A county's first police list, its largest, looks none up.
+    # No child had an ID number when this import began (first_ids()): it looks none up.
     first_ids: bool = False
 
     def __post_init__(self):
         self.db_now = connection.ops.adapt_datetimefield_value(self.now)
         self.adapt_date = connection.ops.adapt_datefield_value  # once: `connection` is a proxy, dear per value
-        self.first_ids = (
-            connection.vendor == "sqlite" and connection.in_atomic_block and not Child.objects.filter(id_number__isnull=False).exists()
-        )
         defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
         defaults["created_at"] = defaults["updated_at"] = self.db_now
         defaults["county_id"] = self.county.pk
@@ -159,6 +154,14 @@ class Context:
     @property
     def today(self) -> dt.date:
         return timezone.localdate(self.now)  # the county's calendar day
+
+
+def first_ids() -> bool:
+    """Whether no child of any county has an ID number, where no other import can add one before this
+    transaction ends (SQLite: it holds the write lock, BEGIN IMMEDIATE). Then every ID number the database
+    will have while an import runs is one the import wrote, and so in its `seen`: a county's first police list,
+    its largest, looks none up, and people_child's unique index on them can wait for the end (bulkload)."""
+    return connection.vendor == "sqlite" and connection.in_atomic_block and not Child.objects.filter(id_number__isnull=False).exists()
 
 
 def _short(name: str) -> str:

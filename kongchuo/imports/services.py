@@ -27,11 +27,12 @@ from kongchuo.accounts.models import Department, Role
 from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.imports import readers
-from kongchuo.imports.apply import Context, insert_rows, refuse_strangers
+from kongchuo.imports.apply import Context, first_ids, insert_rows, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
 from kongchuo.imports.records import INCOMPLETE, PENDING_ID
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
+from kongchuo.people.models import Child
 from kongchuo.places.models import Division
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -193,12 +194,9 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     batch.save(update_fields=["status"])
     try:
         total = readers.estimate_rows(path, batch.file_type)
-        with (
-            _sqlite_cache_for_bulk_writes(),
-            transaction.atomic(),
-            secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES) as deferred,
-        ):
-            ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now)
+        with _sqlite_cache_for_bulk_writes(), transaction.atomic(), _indexes_deferred(spec, total) as (deferred, fresh):
+            ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now,
+                          first_ids=fresh)
             header_error, labels, sheet = "", {}, ""
             events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
             stream = in_child_process(events) if worth_a_process(total) else events()
@@ -260,6 +258,17 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     summary["dry_run"] = dry_run
     _finish(batch, status, summary, issues, actor=None if dry_run else actor)
     return summary
+
+
+@contextlib.contextmanager
+def _indexes_deferred(spec, total: int | None):
+    """In the import's transaction: the indexes its tables would outgrow wait for the end (bulkload), people_child's
+    unique one on ID numbers too when no child has one yet (first_ids: then the import looks none up through it).
+    Yields (the indexes deferred, whether the import is the first with ID numbers)."""
+    fresh = first_ids()
+    unique_too = [Child] if fresh else []
+    with secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES, unique_too=unique_too) as deferred:
+        yield deferred, fresh
 
 
 @contextlib.contextmanager
