@@ -128,9 +128,10 @@ def cleaners_for(fields) -> dict[str, Callable[[Any], cleaning.Cleaned]]:
 def columns_for(columns: dict[str, int]) -> list[tuple[str, int, Callable[[Any], cleaning.Cleaned], dict | None]]:
     """(field, column index, cleaner, pool) for each mapped column of a sheet ({field: index}, as HeaderMatch.columns).
 
-    `pool` (for the REPEATING columns) keeps one object per distinct text or date cell, which clean_record puts
-    into the row in place of the equal one read: a prepared chunk crossing to the importing process (prepare.py)
-    then pickles 女, 汉族 or a village's name once, not once per row, and the other side decodes it once."""
+    `pool` (for the REPEATING columns) keeps, per distinct text or date cell, the first such cell and what cleaning
+    it gave: clean_record puts that cell into the row in place of the equal one read, so that a prepared chunk
+    crossing to the importing process (prepare.py) pickles 女, 汉族 or a village's name once, not once per row,
+    and the other side decodes it once. (The cleaner, memoised too, serves the cells of other types: numbers.)"""
     cleaners = cleaners_for(columns)
     return [(name, index, cleaners[name], {} if name in REPEATING else None) for name, index in columns.items()]
 
@@ -147,11 +148,15 @@ def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable, di
     for name, index, cleaner, pool in columns:
         cell = raw[index] if index < width else ""
         if pool is not None and type(cell) in POOLABLE:
-            if (same := pool.get(cell)) is not None:
-                raw[index] = cell = same
-            elif len(pool) < POOLED:
-                pool[cell] = cell
-        result = cleaner(cell)
+            if (known := pool.get(cell)) is not None:
+                raw[index], result = known  # the cell met first, and what cleaning it gave
+                cell = known[0]
+            else:
+                result = cleaner(cell)
+                if len(pool) < POOLED:
+                    pool[cell] = (cell, result)
+        else:
+            result = cleaner(cell)
         if result.repairs:
             column = label(name, labels)
             record.repairs.extend((column, note) for note in result.repairs)
