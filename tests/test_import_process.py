@@ -215,8 +215,9 @@ def test_a_value_repeated_down_the_list_crosses_the_pipe_once(tmp_path):
     """Cells of the repeating columns (township, village, gender, a date…) are one object per distinct value, and a
     value cleaned to what its cell says is that cell: a chunk then pickles each once, not once per row."""
     header = ["姓名", "性别", "民族", "出生日期", "公民身份号码", "户籍地址", "乡镇", "村"]
-    rows = [[f"刘{'明华强伟芳'[i % 5]}{'丽军平秀英'[i // 5 % 5]}", "男 " if i % 2 else "男", "汉族", dt.date(2015, 3, 5), "", f"巴山镇巴山村{i}组", "巴山镇", "巴山村"]
-            for i in range(300)]
+    names = [f"刘{'明华强伟芳'[i % 5]}{'丽军平秀英'[i // 5 % 5]}" for i in range(300)]
+    rows = [[name, "男 " if i % 2 else "男", "汉族", dt.date(2015, 3, 5), "", f"巴山镇巴山村{i}组", "巴山镇", "巴山村"]
+            for i, name in enumerate(names)]
     events = prepare.prepared(write_xlsx(tmp_path / "h.xlsx", {"一": [header, *rows]}), kind="xlsx", spec=SPECS["household"], override=None)
     records = next(payload for kind, payload, *_ in events if kind == "records")
     assert len(records) == 300 and not any(r.rejected for r in records)
