@@ -289,8 +289,8 @@ def step_bound(path: Path) -> dict:
     # As import_run writes: the collector paused, SQLite's page cache enlarged, one transaction, indexes deferred.
     with services._collector_paused(), services._sqlite_cache_for_bulk_writes(), transaction.atomic():
         began = time.perf_counter()
-        deferring = secondary_indexes_deferred(
-            SPECS["household"].tables, incoming=readers.estimate_rows(path, "xlsx"), keep_leading=LIVE_INDEXES)
+        deferring = secondary_indexes_deferred(  # the database has no ID number yet: the unique index waits too
+            SPECS["household"].tables, incoming=readers.estimate_rows(path, "xlsx"), keep_leading=LIVE_INDEXES, unique_too=[Child])
         deferring.__enter__()
         write_seconds += time.perf_counter() - began
         while chunk := list(itertools.islice(data, 2000)):
