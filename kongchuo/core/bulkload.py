@@ -14,9 +14,10 @@ itself looks rows up through them or they guard data:
 
 * unique indexes and constraints (an ID number stays unique while the load runs);
 * indexes leading with `child_id` or `county_id` (the import finds a child's guardians and
-  provenance through them, a registry list the county's enrolments). A caller that looks nothing
-  up through one of them gives that model's own set in `keep_leading` (the imports keep none of
-  people_child's: they find the county's children without an ID in memory).
+  provenance through them, a registry list the county's enrolments). A caller gives a model its own
+  set of leading columns in `keep_leading`: the imports find the county's children without an ID in
+  memory, so of people_child's they keep only those whose keys they append in order (a new child's
+  school, class and current residence: empty in a police list), which cost next to nothing live.
 
 A caller that looks nothing up through a table's unique indexes may have them wait too (`unique_too`):
 made again at the end, they check every row at once, and a duplicate raises IntegrityError there, which
