@@ -601,6 +601,22 @@ def test_a_file_with_a_header_and_no_rows_is_refused_not_applied_as_nothing(worl
     assert ImportBatch.objects.get().status == ImportBatch.Status.REJECTED
 
 
+def test_csv_lines_that_stop_before_the_last_columns_are_read_as_blank_cells(world, tmp_path):
+    """A CSV line may leave its last cells off altogether (no trailing commas): they are blank, as an empty cell
+    is, also where a repeating column (township, village) met the same blank on an earlier short line."""
+    born = [dt.date(2013, 3, 4) + dt.timedelta(days=i) for i in range(4)]
+    numbers = [compose_id_number("500229", b, 601 + 2 * i) for i, b in enumerate(born)]
+    rows = [["姓名", "性别", "出生日期", "公民身份号码", "乡镇", "村"],
+            ["石一", "男", born[0].isoformat(), numbers[0], "巴山镇", "巴山村"],
+            ["石二", "男", born[1].isoformat(), numbers[1], "坪坝镇"],
+            ["石三", "男", born[2].isoformat(), numbers[2], "坪坝镇"],
+            ["石四", "男", born[3].isoformat(), numbers[3]]]
+    batch, summary = run(world, "household", write_csv(tmp_path / "short.csv", rows))
+    assert (summary["created"], summary["rejected"], batch.status) == (4, 0, ImportBatch.Status.APPLIED)
+    places = dict(Child.objects.filter(id_number__in=numbers).values_list("name", "household_division__name"))
+    assert places == {"石一": "巴山村", "石二": "坪坝镇", "石三": "坪坝镇", "石四": None}
+
+
 def test_a_csv_without_a_recognisable_header_is_told_as_the_file_not_a_stored_name(world, tmp_path):
     rows = [["学生名字", "身份号"], ["刘小军", N1]]
     with pytest.raises(ImportFailed, match="^文件：") as failed:

@@ -149,8 +149,9 @@ def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable, di
         cell = raw[index] if index < width else ""
         if pool is not None and type(cell) in POOLABLE:
             if (known := pool.get(cell)) is not None:
-                raw[index], result = known  # the cell met first, and what cleaning it gave
-                cell = known[0]
+                cell, result = known  # the cell met first, and what cleaning it gave
+                if index < width:  # a short row (a CSV line that stops early) has no cell there to replace
+                    raw[index] = cell
             else:
                 result = cleaner(cell)
                 if len(pool) < POOLED:
