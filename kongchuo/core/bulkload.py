@@ -12,12 +12,13 @@ transactional: a rollback, an exception or a killed process brings them back wit
 and other connections (WAL readers) never see a table without them. Kept live, because the load
 itself looks rows up through them or they guard data:
 
-* unique indexes and constraints (an ID number stays unique while the load runs);
+* unique indexes and constraints (an ID number stays unique while the load runs), but for a
+  caller's `unique_too` (below);
 * indexes leading with `child_id` or `county_id` (the import finds a child's guardians and
   provenance through them, a registry list the county's enrolments). A caller gives a model its own
   set of leading columns in `keep_leading`: the imports find the county's children without an ID in
   memory, so of people_child's they keep only those whose keys they append in order (a new child's
-  school, class and current residence: empty in a police list), which cost next to nothing live.
+  class and current residence alone: empty in a police list), which cost next to nothing live.
 
 A caller that looks nothing up through a table's unique indexes may have them wait too (`unique_too`):
 made again at the end, they check every row at once, and a duplicate raises IntegrityError there, which

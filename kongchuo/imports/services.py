@@ -194,7 +194,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     batch.save(update_fields=["status"])
     try:
         total = readers.estimate_rows(path, batch.file_type)
-        with _sqlite_cache_for_bulk_writes(), transaction.atomic(), _indexes_deferred(spec, total) as (deferred, fresh):
+        with _sqlite_cache_for_bulk_writes(), transaction.atomic(), _indexes_deferred(spec, total, dry_run) as (deferred, fresh):
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now,
                           first_ids=fresh)
             header_error, labels, sheet = "", {}, ""
@@ -261,12 +261,13 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
 
 
 @contextlib.contextmanager
-def _indexes_deferred(spec, total: int | None):
+def _indexes_deferred(spec, total: int | None, dry_run: bool):
     """In the import's transaction: the indexes its tables would outgrow wait for the end (bulkload), people_child's
     unique one on ID numbers too when no child has one yet (first_ids: then the import looks none up through it).
+    Not in a dry run, which rolls back before the end: its preview must fail where applying the file would.
     Yields (the indexes deferred, whether the import is the first with ID numbers)."""
     fresh = first_ids()
-    unique_too = [Child] if fresh else []
+    unique_too = [Child] if fresh and not dry_run else []
     with secondary_indexes_deferred(spec.tables, incoming=total, keep_leading=LIVE_INDEXES, unique_too=unique_too) as deferred:
         yield deferred, fresh
 

@@ -376,17 +376,17 @@ def _move_scope(moved: dict[int, int]) -> None:
 
 # Tables whose secondary indexes a large list outgrows (kongchuo.core.bulkload): a child's name, pinyin,
 # birth date and village arrive in random order, and building such an index once after the last row is
-# cheaper than keeping it up row by row. Of people_child the imports keep live (besides its unique index on
-# ID numbers, but for a first list: Context.first_ids) only those whose keys an import appends in order:
-# a new child's school, class and current residence, all empty in a police list, the largest. Those cost
-# next to nothing live, and built at the end they would add to the time after the last row, when the
-# preparing process has nothing left to do (measured 2026-12-01, with provenance's below: a 200,000-row
-# list in 20.4 s against 21.4 s, medians of six runs each). The county's children without an ID
-# are found in memory (apply.Context.pending), not through the (county, name) index. Provenance and guardian
-# rows are appended in order on every index (the import's own source, batch and recorder; the child just
-# added), so their tables keep theirs live.
+# cheaper than keeping it up row by row. The county's children without an ID are found in memory
+# (apply.Context.pending), so the (county, name) index waits too; the unique index on ID numbers waits for a
+# county's first list with them (apply.first_ids). Kept live: people_child's indexes on a child's class and
+# current residence alone, which a police list, the largest and the one a county loads into an empty table,
+# leaves empty (its new rows are appended to them in order, next to nothing); and every index of provenance
+# and guardians, whose rows an import appends in order on each (its own source, batch and recorder; the
+# child just added). Built after the last row, those would only lengthen the time the preparing process has
+# nothing left to do (measured 2026-12-01: a 200,000-row list in 20.4 s against 21.4 s, medians of six runs,
+# with (current_school_id, name) kept live too, which random names make dear: it waits again since).
 PERSON_TABLES = (Child,)
-LIVE_INDEXES = {Child: frozenset({"current_school_id", "current_class_id", "current_division_id"})}
+LIVE_INDEXES = {Child: frozenset({"current_class_id", "current_division_id"})}
 SPECS: dict[str, SourceSpec] = {
     ImportSource.HOUSEHOLD: SourceSpec(PERSON, ("name",), apply_people, tables=PERSON_TABLES),
     ImportSource.REGISTRY: SourceSpec(
