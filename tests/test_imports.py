@@ -779,3 +779,55 @@ def test_a_new_child_from_the_disability_list_gets_every_column(world, tmp_path)
         world.county, "M", dt.date(2013, 4, 1), None, "")
     assert child.created_at == child.updated_at and abs((timezone.now() - child.created_at).total_seconds()) < 60
     assert child.provenance.get().fields and child.provenance.get().batch.source == "disability"
+
+
+def test_a_time_or_duration_cell_in_a_flagged_row_is_kept_as_it_reads(world, tmp_path):
+    """Excel gives a time for a time cell (and for a date cell of 1900-01-01) and a duration for a duration: the
+    row's issue keeps them as text, and the import is applied (it used to fail after writing, left "applying")."""
+    import xlsxwriter
+
+    path = tmp_path / "h.xlsx"
+    workbook = xlsxwriter.Workbook(path)
+    sheet = workbook.add_worksheet("花名册")
+    sheet.write_row(0, 0, ["姓名", "性别", "出生日期", "公民身份号码", "备注"])
+    sheet.write_row(1, 0, ["石一", None, B1.isoformat(), N1])  # no gender: flagged, read from the ID number
+    sheet.write_datetime(1, 1, dt.time(8, 30), workbook.add_format({"num_format": "hh:mm"}))
+    sheet.write_datetime(1, 4, dt.datetime(1900, 1, 1), workbook.add_format({"num_format": "yyyy-mm-dd"}))
+    workbook.close()
+    batch, summary = run(world, "household", path)
+    batch.refresh_from_db()
+    assert (batch.status, summary["created"]) == (ImportBatch.Status.APPLIED, 1)
+    issue = batch.issues.get()
+    assert issue.column == "性别" and issue.raw[1] == "08:30:00" and isinstance(issue.raw[4], str)
+
+
+def test_a_class_written_with_a_circled_or_superscript_digit_does_not_fail_the_file(world, tmp_path):
+    header = ["姓名", "性别", "出生日期", "身份证件号", "学校标识码", "学校名称", "年级", "班级", "学生状态"]
+    rows = [header, ["石一", "女", B1.isoformat(), N1, "5002290001", "巴山镇中心小学", "三年级", "①班", "在读"],
+            ["石二", "女", B2.isoformat(), N2, "5002290001", "巴山镇中心小学", "三年级", "3²班", "在读"]]
+    batch, summary = run(world, "registry", write_csv(tmp_path / "r.csv", rows))
+    assert batch.status == ImportBatch.Status.APPLIED and summary["rejected"] == 0
+
+
+def test_an_id_number_typed_in_another_column_is_masked_in_the_summary_and_the_row_messages(world, tmp_path):
+    typed = compose_id_number("500229", B3, 777)
+    header = ["姓名", "性别", "民族", "出生日期", "公民身份号码", "监护人", "联系电话"]
+    row = ["石一", "男", typed, B1.isoformat(), N1, "王" + typed, typed]
+    batch, summary = run(world, "household", write_csv(tmp_path / "h.csv", [header, row]))
+    batch.refresh_from_db()
+    assert summary["created"] == 1 and len(summary["repairs"]) == 3  # 民族, 监护人 and 联系电话 dropped, each said
+    shown = str(batch.summary) + str(list(RowIssue.objects.values_list("column", "message")))
+    assert typed not in shown and f"{typed[:6]}********{typed[-4:]}" in shown
+
+
+def test_characters_that_show_as_nothing_do_not_make_another_child(world, tmp_path):
+    """A zero-width space, a byte-order mark, a word joiner or a soft hyphen copied into an ID number or a name."""
+    known = world.children["a"]
+    number = "\ufeff" + known.id_number[:6] + "\u2060" + known.id_number[6:]
+    rows = [["姓名", "性别", "出生日期", "公民身份号码", "乡镇"],
+            [known.name + "\u200b", "男", known.birth_date.isoformat(), number, "巴山镇"],
+            ["石\u200c二", "女", B2.isoformat(), "", "巴山\u00ad镇"]]
+    batch, summary = run(world, "household", write_csv(tmp_path / "z.csv", rows))
+    assert (summary["created"], summary["rejected"]) == (1, 0)
+    assert Child.objects.filter(name__startswith=known.name, birth_date=known.birth_date).count() == 1
+    assert Child.objects.get(name="石二").household_division.name == "巴山镇"

@@ -871,7 +871,7 @@ def parse_status(text: str) -> str | None:
 
 
 def _class_number(text) -> int | None:
-    digits = "".join(ch for ch in str(text or "") if ch.isdigit())
+    digits = "".join(ch for ch in str(text or "") if ch in "0123456789")  # not ①, ² or ５: isdigit() takes them, int() not
     chinese = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
     if digits:
         # "三年级2班" keeps only the class digits; "302班" style codes end with the class number.

@@ -63,7 +63,10 @@ def _unwrap(text: str) -> str:
 
 
 def _text(cell: Any) -> str:
-    return _unwrap(unicodedata.normalize("NFKC", str(cell)).strip())
+    return _unwrap(_INVISIBLE.sub("", unicodedata.normalize("NFKC", str(cell))).strip())
+
+
+_INVISIBLE = re.compile(f"[{names.INVISIBLE}]")
 
 
 def _integral(value: int | float) -> int | None:
@@ -78,7 +81,7 @@ _NUMERIC_NOTE = "证件号以数字形式保存，已转为文本"
 _LOST_DIGITS = "证件号被Excel以科学计数法保存，后几位已丢失，请将该列设为文本后重新导出"
 _DOT_ZERO = re.compile(r"^(\d+)\.0+$")
 _SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE][+]?\d+$")
-_ID_SEPARATORS = re.compile(r"[\s\-_·]")
+_ID_SEPARATORS = re.compile(rf"[\s\-_·{names.INVISIBLE}]")
 _PLAIN_ID = re.compile(r"[0-9]{17}[0-9X]\Z")
 
 
@@ -392,7 +395,8 @@ def clean_grade(cell: Any) -> Cleaned:
 
 # Full-width Latin letters, digits and the ideographic space, as their ASCII forms; nothing else of NFKC, which
 # would also turn a school's or an address's Chinese brackets and colons （三组） into ASCII ones.
-_WIDTH = {0x3000: " ", **{c: chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}}
+_WIDTH = {0x3000: " ", **{c: chr(c - 0xFEE0) for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]},
+          **dict.fromkeys(map(ord, names.INVISIBLE))}  # and characters that show as nothing, dropped
 
 
 def clean_text(cell: Any, *, max_length: int | None = None, what: str = "内容") -> Cleaned:

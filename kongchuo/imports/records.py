@@ -6,6 +6,7 @@ a person with a missing or unusable ID number is kept and flagged 证件号待�
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,9 +182,15 @@ def clean_record(row: int, raw: list, columns: list[tuple[str, int, Callable, di
 
 
 def _plain(cell):
-    if isinstance(cell, (dt.date, dt.datetime)):
+    """A cell as JSON holds it (a row's original cells in its row issue): what is not text or a finite number,
+    as it reads. A reader gives times for a time cell (and for a date cell of 1900-01-01) and durations too."""
+    if cell is None:
+        return ""
+    if isinstance(cell, str | int) or (isinstance(cell, float) and math.isfinite(cell)):
+        return cell
+    if isinstance(cell, dt.date | dt.time):  # a datetime is a date
         return cell.isoformat()
-    return "" if cell is None else cell
+    return str(cell)
 
 
 def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fields: bool = True) -> None:

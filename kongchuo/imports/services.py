@@ -26,6 +26,7 @@ from django.utils import timezone
 from kongchuo.accounts.models import Department, Role
 from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
+from kongchuo.core.masking import mask_in_text
 from kongchuo.imports import readers
 from kongchuo.imports.apply import Context, first_ids, insert_rows, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
@@ -357,7 +358,10 @@ def _write_records(ctx: Context, spec, labels: dict, records: list, *, counts: C
 
 
 def _issue(batch: ImportBatch, sheet: str, record, kind: str, column: str, message: str) -> RowIssue:
-    return RowIssue(batch=batch, sheet=sheet[:100], row=record.row, column=column, kind=kind, message=message[:300], raw=record.original())
+    # A message may quote a cell (民族“…”无法识别): an ID number typed in the wrong column is masked there too. The row
+    # itself, in `raw`, is masked wherever it is shown or exported to someone not entitled to it.
+    return RowIssue(batch=batch, sheet=sheet[:100], row=record.row, column=mask_in_text(column)[:60], kind=kind,
+                    message=mask_in_text(message)[:300], raw=record.original())
 
 
 def _passed_over(unmatched: list[dict]) -> dict:
@@ -377,7 +381,8 @@ def _summary(counts: Counter, ctx, repairs, sheets) -> dict:
         "pending_ids": counts["pending_ids"],  # of the flags, rows kept without a usable ID number (证件号待核正)
         "conflicts": ctx.counts["conflicts"] if ctx else 0,
         "repairs": [
-            {"column": c, "message": m, "count": len(rows), "rows": [f"{sheet}{row}" if several else row for sheet, row in rows[:10]]}
+            {"column": mask_in_text(c), "message": mask_in_text(m), "count": len(rows),
+             "rows": [f"{sheet}{row}" if several else row for sheet, row in rows[:10]]}
             for (c, m), rows in sorted(repairs.items(), key=lambda kv: -len(kv[1]))
         ],
         "sheets": sheets,

@@ -15,6 +15,8 @@ from typing import NoReturn
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
+from kongchuo.people.names import INVISIBLE
+
 
 class InvalidIdNumber(ValueError):
     """The value cannot be an ID number; `str(exc)` says why in Chinese."""
@@ -33,7 +35,7 @@ class IdNumber:
 
 
 _STARTED = dt.date.today() - dt.timedelta(days=1)  # no earlier date is ever "after today" in this process
-_SEPARATORS = re.compile(r"[\s\-_.·]")
+_SEPARATORS = re.compile(rf"[\s\-_.·{INVISIBLE}]")
 _PLAIN = re.compile(r"[0-9]{17}[0-9X]\Z")  # ASCII only: full-width digits are a repair
 
 

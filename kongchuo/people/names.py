@@ -7,6 +7,11 @@ import unicodedata
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, RE_HANS
 
+# Characters that show as nothing, which copying from web pages, Word or chat apps leaves in a cell: zero-width
+# space, joiners and non-joiners, word joiner, soft hyphen, byte-order mark, direction marks and embeddings.
+INVISIBLE = "".join(chr(c) for first, last in ((0xAD, 0xAD), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
+                                              (0x2066, 0x2069), (0xFEFF, 0xFEFF)) for c in range(first, last + 1))
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 _SPACES = re.compile(r"\s+")
 _DOTS = re.compile(r"[·•・．.‧∙⋅]")  # also U+2027, U+2219, U+22C5, which IMEs and Word produce
 
@@ -14,7 +19,7 @@ _DOTS = re.compile(r"[·•・．.‧∙⋅]")  # also U+2027, U+2219, U+22C5, w
 def clean_name(raw: str) -> str:
     """Fold full-width forms, drop stray spaces, unify the interpunct of minority names (买买提·艾力)."""
     name = unicodedata.normalize("NFKC", str(raw or "")).strip()
-    name = _SPACES.sub("", name)
+    name = _SPACES.sub("", _INVISIBLE.sub("", name))
     return _DOTS.sub("·", name)
 
 
