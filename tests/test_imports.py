@@ -831,3 +831,20 @@ def test_characters_that_show_as_nothing_do_not_make_another_child(world, tmp_pa
     assert (summary["created"], summary["rejected"]) == (1, 0)
     assert Child.objects.filter(name__startswith=known.name, birth_date=known.birth_date).count() == 1
     assert Child.objects.get(name="石二").household_division.name == "巴山镇"
+
+
+def test_a_failure_saving_the_row_issues_after_the_file_is_in_still_says_what_happened(world, tmp_path, monkeypatch):
+    """The row issues are saved after the import's transaction: a failure there must not leave the batch "applying"
+    (and later "interrupted, nothing written", which would be false)."""
+    from kongchuo.imports import services
+
+    def failing(model, *args, **kwargs):
+        if model is RowIssue and args[1]:
+            raise RuntimeError("磁盘已满")
+
+    monkeypatch.setattr(services, "insert_rows", failing)
+    rows = [["姓名", "性别", "出生日期", "公民身份号码"], ["石一", "女", B1.isoformat(), N1]]  # the ID number says 男: flagged
+    batch, summary = run(world, "household", write_csv(tmp_path / "h.csv", rows))
+    batch.refresh_from_db()
+    assert (batch.status, summary["created"], batch.issues.count()) == (ImportBatch.Status.APPLIED, 1, 0)
+    assert "磁盘已满" in batch.message and Child.objects.filter(id_number=N1).exists()

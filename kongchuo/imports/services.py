@@ -12,6 +12,7 @@ import functools
 import gc
 import hashlib
 import json
+import logging
 import shutil
 import uuid
 from collections import Counter
@@ -35,6 +36,8 @@ from kongchuo.imports.records import INCOMPLETE, PENDING_ID
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.people.models import Child
 from kongchuo.places.models import Division
+
+logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 LIAISON_SOURCES = {
@@ -257,7 +260,13 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     else:
         status = ImportBatch.Status.APPLIED
     summary["dry_run"] = dry_run
-    _finish(batch, status, summary, issues, actor=None if dry_run else actor)
+    try:
+        _finish(batch, status, summary, issues, actor=None if dry_run else actor)
+    except Exception as exc:  # noqa: BLE001 — the file's data is in (or, for a dry run, rolled back) whatever this was
+        # The batch must still say what happened to the file, not stay "applying" (and later "interrupted, nothing
+        # written", which would be false): its status and summary without the list of row issues, and why.
+        logger.exception("import batch %s: the row issues could not be saved", batch.pk)
+        _finish(batch, status, summary, [], actor=None if dry_run else actor, message=f"逐行问题清单未能保存（{exc}），请联系管理员")
     return summary
 
 
