@@ -848,3 +848,15 @@ def test_a_failure_saving_the_row_issues_after_the_file_is_in_still_says_what_ha
     batch.refresh_from_db()
     assert (batch.status, summary["created"], batch.issues.count()) == (ImportBatch.Status.APPLIED, 1, 0)
     assert "磁盘已满" in batch.message and Child.objects.filter(id_number=N1).exists()
+
+
+def test_a_name_or_address_longer_than_its_column_is_refused_with_the_row_not_failed_by_the_database(world, tmp_path):
+    """PostgreSQL refuses a value longer than its column: such a cell is the row's error, said, not a failed import."""
+    rows = [["姓名", "性别", "出生日期", "公民身份号码", "户籍地址"],
+            ["石" * 41, "男", B1.isoformat(), N1, "一组"],
+            ["石二", "男", B2.isoformat(), N2, "巴山镇" + "一" * 198],
+            ["石" * 40, "男", B3.isoformat(), N3, "巴山镇" + "一" * 197]]  # at the limits: kept
+    batch, summary = run(world, "household", write_csv(tmp_path / "long.csv", rows), dry_run=True)
+    assert batch.status == ImportBatch.Status.REJECTED and summary["rejected"] == 2
+    refused = dict(batch.issues.filter(kind=RowIssue.Kind.REJECTED).values_list("row", "message"))
+    assert refused == {2: "姓名过长（超过40个字）", 3: "户籍地址过长（201个字，上限200个）"}

@@ -248,9 +248,13 @@ def clean_gender(cell: Any) -> Cleaned:
     return Cleaned(None, error=f"性别“{cell}”无法识别，应为男或女")
 
 
+NAME_LENGTH = 40  # as people_child.name and people_guardian.name hold (PostgreSQL refuses a longer one)
+ADDRESS_LENGTH = 200  # as the children's addresses hold
+
+
 def clean_name(cell: Any) -> Cleaned:
     """A person's name: full-width folded, stray spaces dropped, interpunct unified (买买提·艾力)."""
-    if type(cell) is str and cell.isalpha() and unicodedata.is_normalized("NFKC", cell) and len(cell) <= 50:
+    if type(cell) is str and cell.isalpha() and unicodedata.is_normalized("NFKC", cell) and len(cell) <= NAME_LENGTH:
         return Cleaned(cell)  # the usual cell (letters only: no space, digit or interpunct to fix), as below would find it
     if _is_blank(cell):
         return Cleaned(None, error="姓名为空")
@@ -261,8 +265,8 @@ def clean_name(cell: Any) -> Cleaned:
         return Cleaned(None, error="姓名为空")
     if any(ch.isdigit() for ch in name):
         return Cleaned(None, error=f"姓名“{name}”含有数字")
-    if len(name) > 50:
-        return Cleaned(None, error="姓名过长（超过50个字）")
+    if len(name) > NAME_LENGTH:
+        return Cleaned(None, error=f"姓名过长（超过{NAME_LENGTH}个字）")
     repairs = ("姓名中的空格或间隔号已规范",) if name != cell.strip() else ()
     return Cleaned(name, repairs)
 

@@ -94,6 +94,8 @@ CLEANERS = {
     "school_code": cleaning.clean_school_code,
     "grade": cleaning.clean_grade,
     "ethnicity": clean_ethnicity,
+    "household_address": functools.partial(cleaning.clean_text, max_length=cleaning.ADDRESS_LENGTH, what="户籍地址"),
+    "current_address": functools.partial(cleaning.clean_text, max_length=cleaning.ADDRESS_LENGTH, what="现住址"),
 }
 # Cells whose failure to clean just drops the value (with a note) instead of deciding the row.
 SOFT_FIELDS = {"guardian_phone", "guardian_name", "ethnicity"}
