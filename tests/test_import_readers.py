@@ -224,6 +224,18 @@ def test_quoted_csv_fields_keep_commas_and_line_breaks(tmp_path):
     assert _rows(messy.write_csv(tmp_path / "a.csv", rows)) == rows
 
 
+def test_a_quote_left_open_in_a_csv_rejects_the_file_at_its_line_instead_of_swallowing_the_rows_after_it(tmp_path):
+    lines = [",".join(HEADER + ["地址"]), ",".join(ROW + ['"一组']), f"李四,女,2013-07-21,{messy.ID2},二组", "王五,男,2014-01-02,,三组"]
+    path = tmp_path / "open.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(FileRejected, match="^第2行有一个以引号开头的单元格，直到第4行"):
+        _rows(path)
+    # Past csv's field size limit (a long file after the open quote): rejected too, not a crash.
+    path.write_text("\n".join(lines[:2] + ["李四,女,2013-07-21,,二组"] * 8000) + "\n", encoding="utf-8")
+    with pytest.raises(FileRejected, match="^第2行起格式错误.*未配对的引号"):
+        _rows(path)
+
+
 def test_a_large_csv_streams_in_bounded_memory(tmp_path):
     row = ROW + ["重庆市城口县葛城街道西门社区" * 2]
     path = messy.write_csv(tmp_path / "big.csv", [HEADER] + [row] * 60_000, encoding="gbk")

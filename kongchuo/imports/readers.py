@@ -355,7 +355,26 @@ def _csv_rows(path) -> Iterator[list]:
             lines = lines[:-1]  # the last one may be cut short
         delimiter = sniff_delimiter(lines)
         fh.seek(0)
-        yield from csv.reader(fh, delimiter=delimiter)
+        reader = csv.reader(fh, delimiter=delimiter)
+        ended = 0  # the line the previous row ended on
+        try:
+            for row in reader:
+                if reader.line_num - ended > 1 and _swallowed(row, delimiter):
+                    raise FileRejected(
+                        f"第{ended + 1}行有一个以引号开头的单元格，直到第{reader.line_num}行才遇到配对的引号，其间的行都被并入了这个"
+                        f"单元格：请检查第{ended + 1}行的引号（单元格中的引号要写成两个）"
+                    )
+                ended = reader.line_num
+                yield row
+        except csv.Error as exc:  # a field past csv's size limit: an unclosed quote ran over the rest of the file
+            raise FileRejected(f"第{ended + 1}行起格式错误（{exc}）：请检查该行是否有未配对的引号") from exc
+
+
+def _swallowed(row: list[str], delimiter: str) -> bool:
+    """Whether a row that ran over several lines did so because a quote was left open: one of its cells holds, after
+    a line break, what reads as further rows (two delimiters or more). A cell with a line break in it otherwise (an
+    address written on two lines) is a cell like any other."""
+    return any("\n" in cell and cell.split("\n", 1)[1].count(delimiter) >= 2 for cell in row)
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
