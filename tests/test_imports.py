@@ -860,3 +860,18 @@ def test_a_name_or_address_longer_than_its_column_is_refused_with_the_row_not_fa
     assert batch.status == ImportBatch.Status.REJECTED and summary["rejected"] == 2
     refused = dict(batch.issues.filter(kind=RowIssue.Kind.REJECTED).values_list("row", "message"))
     assert refused == {2: "姓名过长（超过40个字）", 3: "户籍地址过长（201个字，上限200个）"}
+
+
+def test_a_row_without_an_id_number_found_by_its_student_number_cannot_change_what_the_childs_number_says(world, tmp_path):
+    """The child's ID number decides birth date and gender, whoever names the child: a later registry row without an
+    ID number, found by its 学籍号, that gives another birth date or gender is flagged, not taken."""
+    header = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"]
+    school = ["5002290001", "巴山镇中心小学", "三年级", "1班", "在读"]
+    run(world, "registry", write_csv(tmp_path / "r1.csv", [header, ["石一", "男", B1.isoformat(), N1, "G" + N1, *school]]))
+    later = [header, ["石一", "女", "2013-05-17", "", "G" + N1, *school]]
+    batch, summary = run(world, "registry", write_csv(tmp_path / "r2.csv", later))
+    child = Child.objects.get(id_number=N1)
+    assert (summary["created"], child.birth_date, child.gender) == (0, B1, "M")
+    flags = list(batch.issues.values_list("column", "message"))
+    assert ("出生日期", f"出生日期与该儿童证件号{N1[:6]}********{N1[-4:]}不一致，未采用（按证件号为{B1:%Y-%m-%d}）") in flags
+    assert any(column == "性别" and "未采用（按证件号为男）" in message for column, message in flags)

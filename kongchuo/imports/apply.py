@@ -26,6 +26,7 @@ from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, 
 from kongchuo.enrolments.services import TRANSITIONS
 from kongchuo.imports.models import IdentityConflict, ImportBatch
 from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, label
+from kongchuo.people.identity import InvalidIdNumber, normalise_id_number
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup, conflict_value
 from kongchuo.people.names import name_pinyin
 from kongchuo.people.provenance import settle_refused
@@ -269,6 +270,8 @@ def upsert_people(
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
             plan.append((record, key, "created", tuple(incoming), tuple(incoming), {}))
             continue
+        if child.id_number and "id_number" not in record.values:
+            _as_the_id_says(child, record, incoming, labels)
         ctx.seen[key] = (child.pk, record.row, ctx.sheet)
         was_named = child.name
         before = len(conflicts)
@@ -315,6 +318,29 @@ def upsert_people(
     _write_provenance(ctx, [(ctx.seen[key][0], *given) for _, key, _, *given in plan], provenance)
     _write_guardians(ctx, results)
     return results
+
+
+def _as_the_id_says(child: Child, record: Record, incoming: dict, labels) -> None:
+    """A row without an ID number that names a child who has one (by its 学籍号): the child's number decides
+    birth date and gender, as a row's own number does (records._agree). A cell that disagrees is flagged and
+    not taken; a birth date given to the month only is not taken either (the number has the day)."""
+    try:
+        checked = normalise_id_number(child.id_number)
+    except InvalidIdNumber:  # an old number the checks have grown stricter about: nothing to go by
+        return
+    for name in ("birth_date", "gender"):
+        given = incoming.get(name)
+        if given is None or given == getattr(checked, name):
+            continue
+        del incoming[name]
+        month_only = any("只到月" in note for _, note in record.repairs)
+        if name == "birth_date" and month_only and (given.year, given.month) == (checked.birth_date.year, checked.birth_date.month):
+            continue  # no contradiction
+        told = f"{checked.birth_date:%Y-%m-%d}" if name == "birth_date" else ("男" if checked.gender == "M" else "女")
+        what = "出生日期" if name == "birth_date" else "性别"
+        record.flags.append(
+            (label(name, labels), f"{what}与该儿童证件号{mask_id_number(child.id_number)}不一致，未采用（按证件号为{told}）")
+        )
 
 
 def _new_conflicts(conflicts: list[IdentityConflict]) -> list[IdentityConflict]:
