@@ -875,3 +875,22 @@ def test_a_row_without_an_id_number_found_by_its_student_number_cannot_change_wh
     flags = list(batch.issues.values_list("column", "message"))
     assert ("出生日期", f"出生日期与该儿童证件号{N1[:6]}********{N1[-4:]}不一致，未采用（按证件号为{B1:%Y-%m-%d}）") in flags
     assert any(column == "性别" and "未采用（按证件号为男）" in message for column, message in flags)
+
+
+def test_a_row_without_an_id_number_but_with_a_student_number_no_enrolment_has_is_the_child_of_its_name_and_birth_date(
+    world, tmp_path
+):
+    """Found by neither ID number nor 学籍号 (a list of children studying elsewhere keeps no enrolment), such a row
+    is the county's child of that name and birth date without an ID number, as a row without a 学籍号 is: the same
+    list imported again adds no one, and the police list's child is the registry's."""
+    header = ["姓名", "身份证号", "性别", "出生日期", "就读学校", "就读地", "全国学籍号"]
+    row = ["石四", "", "男", "2014-02-03", "重庆市实验小学", "重庆市渝中区", "L50022920259"]
+    for again in range(2):
+        _, summary = run(world, "study-elsewhere", write_csv(tmp_path / f"s{again}.csv", [header, row]))
+        assert summary["created"] == (0 if again else 1)
+    assert Child.objects.filter(name="石四").count() == 1
+    run(world, "household", write_csv(tmp_path / "h.csv", [["姓名", "性别", "出生日期"], ["石五", "女", "2014-02-03"]]))
+    registry = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"]
+    rows = [registry, ["石五", "女", "2014-02-03", "", "L50022920260", "5002290001", "巴山镇中心小学", "三年级", "1班", "在读"]]
+    _, summary = run(world, "registry", write_csv(tmp_path / "r.csv", rows))
+    assert summary["created"] == 0 and Child.objects.filter(name="石五").count() == 1

@@ -265,7 +265,10 @@ def upsert_people(
             incoming.update(extra(record))
         child = found.get(key)
         if child is None and key[0] == "pending" and key[3]:
-            child = found.get(("nsn", key[3]))
+            # By its 学籍号 (an enrolment has it), else as a row without one: the county's child of that name and birth
+            # date without an ID number. (A list of children studying elsewhere keeps no enrolment: found by its
+            # number, such a row added the child again on every import.)
+            child = found.get(("nsn", key[3])) or found.get(("pending", key[1], key[2], ""))
         if child is None:
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
             plan.append((record, key, "created", tuple(incoming), tuple(incoming), {}))
