@@ -63,7 +63,10 @@ def _unwrap(text: str) -> str:
 
 
 def _text(cell: Any) -> str:
-    return _unwrap(_INVISIBLE.sub("", unicodedata.normalize("NFKC", str(cell))).strip())
+    text = unicodedata.normalize("NFKC", str(cell))
+    if not text.isprintable():  # rare: a control or format character (what shows as nothing among them)
+        text = _INVISIBLE.sub("", text)
+    return _unwrap(text.strip())
 
 
 _INVISIBLE = re.compile(f"[{names.INVISIBLE}]")
