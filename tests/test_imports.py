@@ -894,3 +894,11 @@ def test_a_row_without_an_id_number_but_with_a_student_number_no_enrolment_has_i
     rows = [registry, ["石五", "女", "2014-02-03", "", "L50022920260", "5002290001", "巴山镇中心小学", "三年级", "1班", "在读"]]
     _, summary = run(world, "registry", write_csv(tmp_path / "r.csv", rows))
     assert summary["created"] == 0 and Child.objects.filter(name="石五").count() == 1
+
+
+def test_two_pupils_without_id_numbers_of_one_name_and_birth_date_but_two_student_numbers_stay_two(world, tmp_path):
+    header = ["姓名", "性别", "出生日期", "身份证件号", "全国学籍号", "学校标识码", "学校名称", "年级", "班级", "学生状态"]
+    school = ["5002290001", "巴山镇中心小学", "三年级", "1班", "在读"]
+    for number in ("L50022920261", "L50022920262", "L50022920261"):
+        run(world, "registry", write_csv(tmp_path / f"{number}.csv", [header, ["石六", "男", "2014-02-03", "", number, *school]]))
+    assert Child.objects.filter(name="石六").count() == 2

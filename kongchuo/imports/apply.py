@@ -266,9 +266,13 @@ def upsert_people(
         child = found.get(key)
         if child is None and key[0] == "pending" and key[3]:
             # By its 学籍号 (an enrolment has it), else as a row without one: the county's child of that name and birth
-            # date without an ID number. (A list of children studying elsewhere keeps no enrolment: found by its
-            # number, such a row added the child again on every import.)
-            child = found.get(("nsn", key[3])) or found.get(("pending", key[1], key[2], ""))
+            # date without an ID number, unless an enrolment gives that child another 学籍号 (another pupil). (A list
+            # of children studying elsewhere keeps no enrolment: found by its number, such a row added the child
+            # again on every import.)
+            child = found.get(("nsn", key[3]))
+            namesake = found.get(("pending", key[1], key[2], ""))
+            if child is None and namesake is not None and namesake.student_numbers <= {key[3]}:
+                child = namesake
         if child is None:
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
             plan.append((record, key, "created", tuple(incoming), tuple(incoming), {}))
@@ -457,7 +461,13 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     if pending_names:
         for part in _batches(pk for name in pending_names for pk in ctx.pending.get(name, ())):
             for c in Child.objects.filter(pk__in=part, id_number_status=Child.IdStatus.PENDING).select_related(*_MERGED).order_by("pk"):
+                c.student_numbers = set()  # those its enrolments carry: a row with another is another pupil (upsert_people)
                 found.setdefault(("pending", c.name, c.birth_date, ""), c)
+        pending = {c.pk: c for k, c in found.items() if k[0] == "pending"}
+        for part in _batches(pending):
+            enrolled = Enrolment.objects.filter(child_id__in=part).exclude(national_student_number="")
+            for child_id, number in enrolled.values_list("child_id", "national_student_number"):
+                pending[child_id].student_numbers.add(number)
         for part in _batches(k[3] for k in keys if k[0] == "pending" and k[3]):
             enrolments = Enrolment.objects.filter(county=ctx.county, national_student_number__in=part)
             for e in enrolments.select_related(*(f"child__{f}" for f in _MERGED)).order_by("pk"):
