@@ -44,6 +44,15 @@ def test_a_corrected_attendance_file_changes_the_status(world, tmp_path):
     assert (summary["updated"], summary["unchanged"]) == (0, 1)
 
 
+def test_two_unknown_pupils_of_one_name_told_apart_by_their_student_numbers_are_two_records(world, tmp_path):
+    rows = [[DAY, SCHOOL_A, "L50022920250001", "", "张伟", "缺勤"], [DAY, SCHOOL_A, "L50022920250002", "", "张伟", "缺勤"],
+            [DAY, SCHOOL_A, "", "", "张伟", "病假"]]  # no number: not told apart from the first, whose row stands (first in file)
+    _, summary = attendance(world, tmp_path, "a.xlsx", *rows)
+    assert (summary["created"], summary["rejected"]) == (2, 0)
+    assert sorted(AttendanceRecord.objects.filter(name="张伟").values_list("national_student_number", "status")) == [
+        ("L50022920250001", "absent"), ("L50022920250002", "absent")]
+
+
 def test_one_child_given_by_id_number_then_by_student_number_is_one_record(world, tmp_path):
     a = world.children["a"]
     attendance(world, tmp_path, "a.xlsx", [DAY, SCHOOL_A, "", a.id_number, a.name, "缺勤"])

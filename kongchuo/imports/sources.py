@@ -301,9 +301,20 @@ def _same_pupil(day: list[AttendanceRecord], child_id: int | None, name: str, ns
             ),
             None,
         )
-    else:
-        found = next((a for a in day if a.child_id is None and a.name == name), None)
+    else:  # two unknown pupils of one name are one only if no identifier tells them apart (both given, different)
+        found = next(
+            (
+                a
+                for a in day
+                if a.child_id is None and a.name == name and _agree(a.national_student_number, nsn) and _agree(a.id_number, idn)
+            ),
+            None,
+        )
     return found or next((a for a in day if (a.name, a.national_student_number, a.id_number) == (name, nsn, idn)), None)
+
+
+def _agree(kept: str, given: str) -> bool:
+    return not kept or not given or kept == given
 
 
 def _sole_pupils_by_name(ctx, records: list[Record]) -> dict[tuple[int, str], int]:
