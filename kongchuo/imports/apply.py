@@ -25,7 +25,7 @@ from kongchuo.core.masking import mask_id_number
 from kongchuo.enrolments.models import OPEN_STATUSES, Enrolment, ExternalStudy, Status, StatusChange
 from kongchuo.enrolments.services import TRANSITIONS
 from kongchuo.imports.models import IdentityConflict, ImportBatch
-from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, label
+from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, id_disagrees, label
 from kongchuo.people.identity import InvalidIdNumber, normalise_id_number
 from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup, conflict_value
 from kongchuo.people.names import name_pinyin
@@ -335,19 +335,15 @@ def _as_the_id_says(child: Child, record: Record, incoming: dict, labels) -> Non
         checked = normalise_id_number(child.id_number)
     except InvalidIdNumber:  # an old number the checks have grown stricter about: nothing to go by
         return
-    for name in ("birth_date", "gender"):
+    for name, what in (("birth_date", "出生日期"), ("gender", "性别")):
         given = incoming.get(name)
         if given is None or given == getattr(checked, name):
             continue
         del incoming[name]
-        month_only = any("只到月" in note for _, note in record.repairs)
-        if name == "birth_date" and month_only and (given.year, given.month) == (checked.birth_date.year, checked.birth_date.month):
-            continue  # no contradiction
-        told = f"{checked.birth_date:%Y-%m-%d}" if name == "birth_date" else ("男" if checked.gender == "M" else "女")
-        what = "出生日期" if name == "birth_date" else "性别"
-        record.flags.append(
-            (label(name, labels), f"{what}与该儿童证件号{mask_id_number(child.id_number)}不一致，未采用（按证件号为{told}）")
-        )
+        if told := id_disagrees(record, name, given, checked):
+            record.flags.append(
+                (label(name, labels), f"{what}与该儿童证件号{mask_id_number(child.id_number)}不一致，未采用（按证件号为{told}）")
+            )
 
 
 def _new_conflicts(conflicts: list[IdentityConflict]) -> list[IdentityConflict]:

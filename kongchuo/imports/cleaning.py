@@ -65,11 +65,8 @@ def _unwrap(text: str) -> str:
 def _text(cell: Any) -> str:
     text = unicodedata.normalize("NFKC", str(cell))
     if not text.isprintable():  # rare: a control or format character (what shows as nothing among them)
-        text = _INVISIBLE.sub("", text)
+        text = names.without_invisible(text)
     return _unwrap(text.strip())
-
-
-_INVISIBLE = re.compile(f"[{names.INVISIBLE}]")
 
 
 def _integral(value: int | float) -> int | None:

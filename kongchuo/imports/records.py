@@ -239,20 +239,28 @@ def _agree(record: Record, checked, labels: dict[str, str]) -> None:
         v["birth_date"] = checked.birth_date
         if "birth_date" in labels:  # a list without the column is not repaired, just read through the ID
             record.repairs.append((label("birth_date", labels), "出生日期为空，已按证件号补全"))
-    elif v["birth_date"] != checked.birth_date:
-        month_only = any("只到月" in note for _, note in record.repairs)
-        if not (month_only and (v["birth_date"].year, v["birth_date"].month) == (checked.birth_date.year, checked.birth_date.month)):
-            record.flags.append(
-                (
-                    label("birth_date", labels),
-                    f"出生日期{v['birth_date']:%Y-%m-%d}与证件号中的{checked.birth_date:%Y-%m-%d}不一致，以证件号为准",
-                )
-            )
+    else:
+        if told := id_disagrees(record, "birth_date", v["birth_date"], checked):
+            record.flags.append((label("birth_date", labels), f"出生日期{v['birth_date']:%Y-%m-%d}与证件号中的{told}不一致，以证件号为准"))
         v["birth_date"] = checked.birth_date
     if "gender" not in v:
         v["gender"] = checked.gender
         if "gender" in labels:
             record.repairs.append((label("gender", labels), "性别为空，已按证件号补全"))
-    elif v["gender"] != checked.gender:
-        record.flags.append((label("gender", labels), f"性别与证件号不一致，以证件号为准（{'男' if checked.gender == 'M' else '女'}）"))
+    else:
+        if told := id_disagrees(record, "gender", v["gender"], checked):
+            record.flags.append((label("gender", labels), f"性别与证件号不一致，以证件号为准（{told}）"))
         v["gender"] = checked.gender
+
+
+def id_disagrees(record: Record, name: str, given, checked) -> str | None:
+    """What the ID number (`checked`) says of `name` (birth_date or gender) as the user reads it (2013-03-04, 男),
+    where the row's `given` value is otherwise; None where it agrees, as a birth date given to the month only
+    (a repair says so) does within the number's month."""
+    says = getattr(checked, name)
+    if given == says:
+        return None
+    if name == "gender":
+        return "男" if says == "M" else "女"
+    month_only = any("只到月" in note for _, note in record.repairs)
+    return None if month_only and (given.year, given.month) == (says.year, says.month) else f"{says:%Y-%m-%d}"

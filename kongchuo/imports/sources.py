@@ -306,14 +306,15 @@ def _same_pupil(day: list[AttendanceRecord], child_id: int | None, name: str, ns
             (
                 a
                 for a in day
-                if a.child_id is None and a.name == name and _agree(a.national_student_number, nsn) and _agree(a.id_number, idn)
+                if a.child_id is None and a.name == name and _compatible(a.national_student_number, nsn) and _compatible(a.id_number, idn)
             ),
             None,
         )
     return found or next((a for a in day if (a.name, a.national_student_number, a.id_number) == (name, nsn, idn)), None)
 
 
-def _agree(kept: str, given: str) -> bool:
+def _compatible(kept: str, given: str) -> bool:
+    """Whether two identifiers of a pupil can be the same pupil's: equal, or either not given."""
     return not kept or not given or kept == given
 
 

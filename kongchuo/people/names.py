@@ -12,6 +12,10 @@ from pypinyin.constants import PHRASES_DICT, RE_HANS
 INVISIBLE = "".join(chr(c) for first, last in ((0xAD, 0xAD), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064),
                                               (0x2066, 0x2069), (0xFEFF, 0xFEFF)) for c in range(first, last + 1))
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
+
+
+def without_invisible(text: str) -> str:
+    return _INVISIBLE.sub("", text)
 _SPACES = re.compile(r"\s+")
 _DOTS = re.compile(r"[·•・．.‧∙⋅]")  # also U+2027, U+2219, U+22C5, which IMEs and Word produce
 
@@ -19,7 +23,7 @@ _DOTS = re.compile(r"[·•・．.‧∙⋅]")  # also U+2027, U+2219, U+22C5, w
 def clean_name(raw: str) -> str:
     """Fold full-width forms, drop stray spaces, unify the interpunct of minority names (买买提·艾力)."""
     name = unicodedata.normalize("NFKC", str(raw or "")).strip()
-    name = _SPACES.sub("", _INVISIBLE.sub("", name))
+    name = _SPACES.sub("", without_invisible(name))
     return _DOTS.sub("·", name)
 
 
