@@ -50,9 +50,10 @@ def in_child(settings, monkeypatch):
     original = prepare._cleaned
 
     def cleaned(*args):
-        record = original(*args)
-        record.repairs.append(("", f"pid {os.getpid()}"))  # travels back with the record
-        return record
+        records = original(*args)
+        for record in records:
+            record.repairs.append(("", f"pid {os.getpid()}"))  # travels back with the record
+        return records
 
     monkeypatch.setattr(prepare, "_cleaned", cleaned)
 
@@ -94,25 +95,25 @@ def test_a_file_prepared_in_a_child_process_imports_exactly_as_in_one(world, tmp
 
 
 def failing_on_row(row, exc=None):
-    """clean_record raising `exc` on Excel row `row` (or, without one, the process exiting with code 7)."""
-    original = prepare.clean_record
+    """clean_chunk raising `exc` on the chunk of Excel row `row` (or, without one, the process exiting with code 7)."""
+    original = prepare.clean_chunk
 
-    def clean_record(index, *args):
-        if index == row:
+    def clean_chunk(items, *args):
+        if any(index + 1 == row for index, _ in items):
             if exc is None:
                 os._exit(7)
             raise exc
-        return original(index, *args)
+        return original(items, *args)
 
-    return clean_record
+    return clean_chunk
 
 
 def test_an_error_while_preparing_fails_the_import_whole_with_its_message(world, tmp_path, monkeypatch, in_child):
     before = domain_state()
-    monkeypatch.setattr(prepare, "clean_record", failing_on_row(7, ValueError("第7行读不懂")))
+    monkeypatch.setattr(prepare, "clean_chunk", failing_on_row(7, ValueError("第7行读不懂")))
     with pytest.raises(ValueError, match="第7行读不懂") as raised:
         run(messy_household(tmp_path), world, dry_run=False)
-    assert any("在准备数据的子进程中" in note and "clean_record" in note for note in raised.value.__notes__)
+    assert any("在准备数据的子进程中" in note and "clean_chunk" in note for note in raised.value.__notes__)
     batch = ImportBatch.objects.get()
     assert batch.status == ImportBatch.Status.FAILED and "第7行读不懂" in batch.message
     assert domain_state() == before
@@ -120,7 +121,7 @@ def test_an_error_while_preparing_fails_the_import_whole_with_its_message(world,
 
 
 def test_a_file_the_child_process_rejects_is_rejected_with_the_readers_message(world, tmp_path, monkeypatch, in_child):
-    monkeypatch.setattr(prepare, "clean_record", failing_on_row(7, readers.FileRejected("无法读取第 1 个工作表：损坏")))
+    monkeypatch.setattr(prepare, "clean_chunk", failing_on_row(7, readers.FileRejected("无法读取第 1 个工作表：损坏")))
     with pytest.raises(ImportFailed, match="无法读取第 1 个工作表"):
         run(messy_household(tmp_path), world, dry_run=False)
     assert ImportBatch.objects.get().status == ImportBatch.Status.REJECTED
@@ -128,7 +129,7 @@ def test_a_file_the_child_process_rejects_is_rejected_with_the_readers_message(w
 
 def test_a_child_process_that_dies_fails_the_import(world, tmp_path, monkeypatch, in_child):
     before = domain_state()
-    monkeypatch.setattr(prepare, "clean_record", failing_on_row(7))
+    monkeypatch.setattr(prepare, "clean_chunk", failing_on_row(7))
     with pytest.raises(RuntimeError, match="子进程意外退出（退出码 7）"):
         run(messy_household(tmp_path), world, dry_run=False)
     assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED
@@ -177,7 +178,7 @@ def test_an_exception_that_does_not_pickle_still_reaches_the_importer(world, tmp
     class LocalError(Exception):  # a local class: pickle cannot find it by name
         pass
 
-    monkeypatch.setattr(prepare, "clean_record", failing_on_row(4, LocalError("奇怪的单元格")))
+    monkeypatch.setattr(prepare, "clean_chunk", failing_on_row(4, LocalError("奇怪的单元格")))
     with pytest.raises(RuntimeError, match="LocalError: 奇怪的单元格"):
         run(messy_household(tmp_path), world, dry_run=False)
     assert ImportBatch.objects.get().status == ImportBatch.Status.FAILED

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from kongchuo.imports import readers
 from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
-from kongchuo.imports.records import Record, Records, clean_record, columns_for, settle_identity
+from kongchuo.imports.records import Records, clean_chunk, columns_for, settle_identity
 
 CHUNK = 2000
 HEAD_ROWS = 20  # where a header is looked for
@@ -65,14 +65,15 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
         columns = columns_for(match.columns)
         rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
         while chunk := list(itertools.islice(rows, CHUNK)):
-            yield ("records", Records(_cleaned(spec, labels, columns, index, row) for index, row in chunk))
+            yield ("records", _cleaned(spec, labels, columns, chunk))
 
 
-def _cleaned(spec, labels, columns, index: int, row: list) -> Record:
-    record = clean_record(index + 1, row, columns, labels)
+def _cleaned(spec, labels, columns, chunk: list[tuple[int, list]]) -> Records:
+    records = Records(clean_chunk(chunk, columns, labels))
     if spec.person:
-        settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
-    return record
+        for record in records:
+            settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
+    return records
 
 
 def worth_a_process(estimated_rows: int | None) -> bool:
