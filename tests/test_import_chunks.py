@@ -124,3 +124,26 @@ def test_the_quick_id_check_is_the_full_one_for_a_plain_number():
         assert (quick is None) == (slow.error is not None), number
         if quick is not None:
             assert quick == slow.detail and quick.number == slow.value
+
+
+def test_pinyin_worked_out_while_preparing_goes_into_a_new_childs_row_only_for_its_own_name():
+    from types import SimpleNamespace
+
+    from kongchuo.imports import apply
+    from kongchuo.imports.records import Record, with_pinyin
+
+    named, refused, nameless = Record(3, [], {"name": "单于明"}), Record(4, [], {"name": "王芳"}), Record(5, [], {})
+    refused.reject("性别", "性别“x”无法识别")
+    with_pinyin([named, refused, nameless])
+    assert named.pinyin == ("单于明", "chanyuming", "cym")  # the phrase reading, as name_pinyin gives it
+    assert refused.pinyin is None and nameless.pinyin is None
+
+    ctx = SimpleNamespace(child_template=[None] * len(apply.NEW_CHILD_COLUMNS), db_date=str, db_value=lambda v: v)
+    columns = apply.NEW_CHILD_FIELDS
+    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (None, None))
+    assert row[columns.index("name_pinyin")] == "chanyuming"
+    named.pinyin = ("单于明", "wrong", "w")  # taken as prepared…
+    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (7, 3))
+    assert (row[columns.index("name_pinyin")], row[columns.index("household_division")], row[columns.index("township")]) == ("wrong", 7, 3)
+    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "王芳"}, (None, None))  # …but not for another name
+    assert (row[columns.index("name_pinyin")], row[columns.index("name_initials")]) == ("wangfang", "wf")

@@ -194,7 +194,7 @@ def test_a_gbk_csv_is_prepared_in_the_child_process_too(world, tmp_path, in_chil
 def test_a_record_crosses_the_pipe_whole_but_for_what_only_preparing_needs():
     record = Record(row=7, raw=["刘小军", 1.0, dt.date(2015, 3, 5)], values={"name": "刘小军", "birth_date": dt.date(2015, 3, 5)},
                     repairs=[("姓名", "空格已去除")], flags=[("证件号", "证件号待核正")], error=("性别", "性别为空"), id_raw="5002",
-                    id_checked=normalise_id_number(ID1))
+                    id_checked=normalise_id_number(ID1), pinyin=("刘小军", "liuxiaojun", "lxj"))
     assert all(getattr(record, f.name) not in (f.default, None, [], {}, "") for f in dataclasses.fields(Record))  # every field set
     back = pickle.loads(pickle.dumps(record))
     assert back == dataclasses.replace(record, id_checked=None)
@@ -204,7 +204,7 @@ def test_a_record_crosses_the_pipe_whole_but_for_what_only_preparing_needs():
 def test_a_chunk_crosses_the_pipe_column_by_column_and_comes_back_the_same_records():
     full = Record(row=7, raw=["刘小军", 1.0, dt.date(2015, 3, 5)], values={"name": "刘小军", "birth_date": dt.date(2015, 3, 5)},
                   repairs=[("姓名", "空格已去除")], flags=[("证件号", "证件号待核正")], error=("性别", "性别为空"), id_raw="5002",
-                  id_checked=normalise_id_number(ID1))
+                  id_checked=normalise_id_number(ID1), pinyin=("刘小军", "liuxiaojun", "lxj"))
     bare = Record(row=8, raw=["王芳"], values={"name": "王芳"})
     back = pickle.loads(pickle.dumps(Records([full, bare]), protocol=pickle.HIGHEST_PROTOCOL))
     assert back == [dataclasses.replace(full, id_checked=None), bare]

@@ -92,11 +92,12 @@ class Context:
     # those it adds, under the names it gives them. A pending row is looked up here, not through
     # people_child's (county, name) index, which a bulk load defers.
     pending: defaultdict = field(default_factory=lambda: defaultdict(set))
-    located: dict = field(default_factory=dict)  # what `locate` found for each (township, village, their labels)
+    located: dict = field(default_factory=dict)  # what `locate` found for each (township, village, their labels), and flagged
     township_ids: dict = field(default_factory=dict)  # division → the id of its township (_township_of), for new children
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
     child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
     adapt_date: Callable = None
+    adapted_dates: dict = field(default_factory=dict)  # date → as the database takes it (db_date)
     # No child had an ID number when this import began (first_ids()): it looks none up.
     first_ids: bool = False
 
@@ -148,6 +149,12 @@ class Context:
             return self.adapt_date(value)
         return value
 
+    def db_date(self, value: dt.date):
+        """db_value of a date, adapted once per import (a list has a few thousand birth dates)."""
+        if (adapted := self.adapted_dates.get(value)) is None:
+            adapted = self.adapted_dates[value] = self.adapt_date(value)
+        return adapted
+
     @staticmethod
     def db_json(value):
         return connection.ops.adapt_json_value(value, None)
@@ -175,18 +182,21 @@ def _short(name: str) -> str:
 # --- places -----------------------------------------------------------------------------------
 
 
-def locate(ctx: Context, record: Record, labels) -> Division | None:
-    """The household division a row names (village, else township); unknown names are flagged.
+def locate(ctx: Context, record: Record, labels) -> tuple[Division | None, tuple[int | None, int | None]]:
+    """The household division a row names (village, else township), and the ids a new child's row takes from it
+    (the division's, its township's); unknown names are flagged.
 
     Worked out once per township, village and column labels: a list names a few hundred places."""
     v = record.values
     key = (v.get("township", ""), v.get("village", ""), labels.get("township"), labels.get("village"))
-    if key not in ctx.located:
+    if (known := ctx.located.get(key)) is None:
         flags = []
-        ctx.located[key] = (_locate(ctx, str(key[0]).strip(), str(key[1]).strip(), labels, flags), tuple(flags))
-    division, flags = ctx.located[key]
-    record.flags.extend(flags)
-    return division
+        division = _locate(ctx, str(key[0]).strip(), str(key[1]).strip(), labels, flags)
+        ids = (None, None) if division is None else (division.pk, ctx.township_ids.get(division))
+        known = ctx.located[key] = (division, ids, tuple(flags))
+    if known[2]:
+        record.flags.extend(known[2])
+    return known[:2]
 
 
 def _locate(ctx: Context, township_text: str, village_text: str, labels, flags: list) -> Division | None:
@@ -251,7 +261,7 @@ def upsert_people(
     others = {}  # provenance id → another source's row whose value this list overruled
     for record, key in zip(records, keys, strict=True):
         incoming = {f: record.values[f] for f in PERSON_FIELDS if f in record.values}
-        division = locate(ctx, record, labels)
+        division, place = locate(ctx, record, labels)
         if key in ctx.seen or key in new:
             first, sheet = ctx.seen[key][1:] if key in ctx.seen else (new[key][0], ctx.sheet)
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
@@ -274,7 +284,7 @@ def upsert_people(
             if child is None and namesake is not None and namesake.student_numbers <= {key[3]}:
                 child = namesake
         if child is None:
-            new[key] = (record.row, _new_child_row(ctx, key, record, incoming, division))
+            new[key] = (record.row, _new_child_row(ctx, key, record, incoming, place))
             plan.append((record, key, "created", tuple(incoming), tuple(incoming), {}))
             continue
         if child.id_number and "id_number" not in record.values:
@@ -522,21 +532,30 @@ NEW_CHILD_FIELDS = [
 NEW_CHILD_COLUMNS = [_ATTNAMES[name] for name in NEW_CHILD_FIELDS]
 _COLUMN = {name: NEW_CHILD_FIELDS.index(name) for name in NEW_CHILD_FIELDS}
 _ID, _ID_STATUS, _ID_RAW = _COLUMN["id_number"], _COLUMN["id_number_status"], _COLUMN["id_number_raw"]
-_PINYIN, _INITIALS, _TOWNSHIP = _COLUMN["name_pinyin"], _COLUMN["name_initials"], _COLUMN["township"]
+_PINYIN, _INITIALS = _COLUMN["name_pinyin"], _COLUMN["name_initials"]
+_DIVISION, _TOWNSHIP = _COLUMN["household_division"], _COLUMN["township"]
 
 
-def _new_child_row(ctx: Context, key, record: Record, incoming: dict, division: Division | None) -> tuple:
-    """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin)."""
+def _new_child_row(ctx: Context, key, record: Record, incoming: dict, place: tuple[int | None, int | None]) -> tuple:
+    """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin); `place`:
+    the ids of its household division and of that division's township (locate)."""
     row = ctx.child_template.copy()
     for name, value in incoming.items():
-        row[_COLUMN[name]] = value if type(value) is str else ctx.db_value(value)  # most are: no call for them
+        kind = type(value)
+        if kind is str:  # most are
+            row[_COLUMN[name]] = value
+        elif kind is dt.date:
+            row[_COLUMN[name]] = ctx.db_date(value)
+        elif kind is not Division:  # the household division: `place`
+            row[_COLUMN[name]] = ctx.db_value(value)
     if key[0] == "id":
         row[_ID], row[_ID_STATUS] = key[1], Child.IdStatus.VALID.value
     else:
         row[_ID], row[_ID_STATUS], row[_ID_RAW] = None, Child.IdStatus.PENDING.value, record.id_raw
-    # Here, for new children only, not while preparing: this process waits for the preparing one (prepare.py).
-    row[_PINYIN], row[_INITIALS] = name_pinyin(row[_COLUMN["name"]])
-    row[_TOWNSHIP] = ctx.township_ids.get(division) if division is not None else None
+    name = row[_COLUMN["name"]]
+    # Worked out while preparing (records.with_pinyin), unless the name is not the one the row was prepared with.
+    row[_PINYIN], row[_INITIALS] = record.pinyin[1:] if record.pinyin and record.pinyin[0] == name else name_pinyin(name)
+    row[_DIVISION], row[_TOWNSHIP] = place
     return tuple(row)
 
 

@@ -32,7 +32,7 @@ from django.conf import settings
 
 from kongchuo.imports import readers
 from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
-from kongchuo.imports.records import Records, clean_chunk, columns_for, settle_identity
+from kongchuo.imports.records import Records, clean_chunk, columns_for, settle_identity, with_pinyin
 
 CHUNK = 2000
 HEAD_ROWS = 20  # where a header is looked for
@@ -73,6 +73,7 @@ def _cleaned(spec, labels, columns, chunk: list[tuple[int, list]]) -> Records:
     if spec.person:
         for record in records:
             settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
+        with_pinyin(records)
     return records
 
 

@@ -17,6 +17,7 @@ from kongchuo.core.choices import ETHNICITIES, ETHNICITY_BY_NAME
 from kongchuo.imports import cleaning
 from kongchuo.imports.headers import FIELD_LABELS
 from kongchuo.people.identity import IdNumber, normalise_id_number
+from kongchuo.people.names import name_pinyin
 
 PENDING_ID = "证件号待核正"
 
@@ -31,6 +32,7 @@ class Record:
     error: tuple[str, str] | None = None  # (column label, reason) when rejected
     id_raw: str = ""  # the unusable ID value kept for review
     id_checked: IdNumber | None = None  # what cleaning the ID number learnt (birth date, gender)
+    pinyin: tuple[str, str, str] | None = None  # (name, its pinyin, initials), worked out while preparing (with_pinyin)
 
     def reject(self, column: str, message: str) -> None:
         if self.error is None:
@@ -43,7 +45,7 @@ class Record:
     def __reduce__(self):
         # What an import's writing half needs, as a plain tuple (preparing in a child process pickles every record):
         # not `id_checked`, which only settle_identity reads.
-        return (Record, (self.row, self.raw, self.values, self.repairs, self.flags, self.error, self.id_raw, None))
+        return (Record, (self.row, self.raw, self.values, self.repairs, self.flags, self.error, self.id_raw, None, self.pinyin))
 
     def original(self) -> list:
         return [_plain(c) for c in self.raw]
@@ -58,12 +60,12 @@ class Records(list):
         return (_records, tuple([getattr(r, name) for r in self] for name in _SENT))
 
 
-_SENT = ("row", "raw", "values", "repairs", "flags", "error", "id_raw")  # not `id_checked`, as Record.__reduce__
+_SENT = ("row", "raw", "values", "repairs", "flags", "error", "id_raw", "pinyin")  # not `id_checked`, as Record.__reduce__
 
 
 def _records(*columns) -> list[Record]:
-    return [Record(row, raw, values, repairs, flags, error, id_raw)
-            for row, raw, values, repairs, flags, error, id_raw in zip(*columns, strict=True)]
+    return [Record(row, raw, values, repairs, flags, error, id_raw, None, pinyin)
+            for row, raw, values, repairs, flags, error, id_raw, pinyin in zip(*columns, strict=True)]
 
 
 def label(fieldname: str, labels: dict[str, str]) -> str:
@@ -328,6 +330,14 @@ def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fiel
             v[INCOMPLETE] = (label("gender", labels), "性别为空，且没有可推断性别的证件号")
         elif "birth_date" not in v:
             v[INCOMPLETE] = (label("birth_date", labels), "出生日期为空，且没有可推断出生日期的证件号")
+
+
+def with_pinyin(records: list[Record]) -> None:
+    """Each named record's pinyin, for the child it may add (apply._new_child_row): worked out by the process that
+    prepares the rows, which on a large list has time to spare while the importing one writes (prepare.py)."""
+    for record in records:
+        if (name := record.values.get("name")) and record.error is None:
+            record.pinyin = (name, *name_pinyin(name))
 
 
 def _agree(record: Record, checked, labels: dict[str, str]) -> None:
