@@ -147,3 +147,26 @@ def test_pinyin_worked_out_while_preparing_goes_into_a_new_childs_row_only_for_i
     assert (row[columns.index("name_pinyin")], row[columns.index("household_division")], row[columns.index("township")]) == ("wrong", 7, 3)
     row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "王芳"}, (None, None))  # …but not for another name
     assert (row[columns.index("name_pinyin")], row[columns.index("name_initials")]) == ("wangfang", "wf")
+
+
+def test_a_numbered_rows_quick_pass_keeps_what_the_full_tests_keep():
+    """iter_data_rows lets a row that starts with a number (序号) and holds no text of the header through at once:
+    the rows it keeps must be those the blank, footer and repeated-header tests keep."""
+    from kongchuo.imports.headers import _filled_cells, _is_footer, detect_header, iter_data_rows
+
+    header = ["序号", "姓名", "性别", "出生日期", "身份证号", "备注"]
+    rows = [["城口县适龄儿童花名册"], header]
+    odd = ["", None, " ", "姓名", " 性别 ", "性别", "合计", "制表人：张三", "备注：无", VALID, 3.0, True]
+    for i in range(400):
+        first = [i, float(i), True, None, "", " 7", "合计", "序号", "制表人：李四"][i % 9]
+        number = VALID if i % 4 else odd[(i // 4) % len(odd)]
+        rows.append([first, "张三" if i % 5 else odd[i % len(odd)], odd[(i * 7) % len(odd)], "2012-03-05" if i % 6 else "", number,
+                     odd[(i * 3) % len(odd)]])
+    rows += [[1, "姓名", "性别", "出生日期", "身份证号", "备注"], [None] * 6, ["制表人：王五", "", "审核人：赵六"]]
+    match = detect_header(rows[:20], ["name", "gender", "birth_date", "id_number"], required=["name"])
+    full = [(i, r) for i, r in enumerate(rows)
+            if i >= match.data_start and (f := _filled_cells(r)) and not _is_footer(f) and not match.is_header_repeat(r, f)]
+    assert list(iter_data_rows(rows, match)) == full
+    kept = {i for i, _ in full}
+    assert 150 < len(full) < len(rows) - 20  # most kept, through the quick pass or by the full tests; some dropped
+    assert {i for i, r in enumerate(rows) if type(r[0]) is int and i not in kept}  # a numbered row dropped too

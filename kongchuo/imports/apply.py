@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, models
+from django.db.models import Q
 from django.utils import timezone
 
 from kongchuo.core.choices import Source
@@ -260,7 +261,8 @@ def upsert_people(
     plan, new, to_update, update_fields, conflicts = [], {}, {}, set(), []
     others = {}  # provenance id → another source's row whose value this list overruled
     for record, key in zip(records, keys, strict=True):
-        incoming = {f: record.values[f] for f in PERSON_FIELDS if f in record.values}
+        values = record.values
+        incoming = {f: values[f] for f in PERSON_FIELDS if f in values}
         division, place = locate(ctx, record, labels)
         if key in ctx.seen or key in new:
             first, sheet = ctx.seen[key][1:] if key in ctx.seen else (new[key][0], ctx.sheet)
@@ -331,8 +333,10 @@ def upsert_people(
     ctx.counts["conflicts"] += len(conflicts)  # those recorded now: a list imported again has none to tell
 
     FieldProvenance.objects.bulk_update(list(others.values()), ["refused"], batch_size=1000)
-    results = [(record, ctx.seen[key][0], outcome) for record, key, outcome, *_ in plan]
-    _write_provenance(ctx, [(ctx.seen[key][0], *given) for _, key, _, *given in plan], provenance)
+    seen = ctx.seen
+    ids = [seen[step[1]][0] for step in plan]
+    results = [(step[0], pk, step[2]) for step, pk in zip(plan, ids, strict=True)]
+    _write_provenance(ctx, [(pk, step[3], step[4], step[5]) for step, pk in zip(plan, ids, strict=True)], provenance)
     _write_guardians(ctx, results)
     return results
 
@@ -465,8 +469,14 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids).select_related(*_MERGED)} if wanted_ids else {}
     pending_names = {k[1] for k in keys if k[0] == "pending"}
     if pending_names:
+        # Only a child of a name and birth date some row gives is looked up by its key: not every namesake.
+        births = {k[2] for k in keys if k[0] == "pending"}
+        born = Q(birth_date__in=[b for b in births if b is not None])
+        if None in births:
+            born |= Q(birth_date__isnull=True)
         for part in _batches(pk for name in pending_names for pk in ctx.pending.get(name, ())):
-            for c in Child.objects.filter(pk__in=part, id_number_status=Child.IdStatus.PENDING).select_related(*_MERGED).order_by("pk"):
+            candidates = Child.objects.filter(born, pk__in=part, id_number_status=Child.IdStatus.PENDING)
+            for c in candidates.select_related(*_MERGED).order_by("pk"):
                 c.student_numbers = set()  # those its enrolments carry: a row with another is another pupil (upsert_people)
                 found.setdefault(("pending", c.name, c.birth_date, ""), c)
         pending = {c.pk: c for k, c in found.items() if k[0] == "pending"}
@@ -614,7 +624,7 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
 
     `supplied_by_child`: (child id, the fields the row gave, those of them it changed on the child (for a new
     child, all), {field: value} of those it gave that the child does not hold)."""
-    new: dict[int, set] = {}  # child id → the fields of the row this chunk adds
+    new: dict[int, tuple | set] = {}  # child id → the fields of the row this chunk adds (of its rows: a set)
     new_refused: dict[int, dict] = {}  # child id → what of them precedence did not keep (a child the county had)
     update = []
     batch = ctx.batch.pk
@@ -623,7 +633,10 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
             continue  # nothing supplied, or a row repeating a person met before
         row = provenance.get(child_id, {}).get(ctx.source)
         if child_id in new or row is None:
-            new.setdefault(child_id, set()).update(supplied)
+            if (earlier := new.get(child_id)) is None:
+                new[child_id] = supplied  # most children: one row, its fields as a tuple
+            else:
+                new[child_id] = {*earlier, *supplied}
             if refused:
                 new_refused.setdefault(child_id, {}).update(refused)
             continue
@@ -638,14 +651,15 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
 
     nothing = ctx.db_json({})
 
-    @functools.cache  # a list has a handful of distinct field sets
-    def as_json(fields: frozenset) -> tuple:
-        return ctx.db_json(sorted(fields)), ctx.db_json({f: batch for f in sorted(fields)})
+    @functools.cache  # a list has a handful of distinct field sets (given as a row's tuple, or a set)
+    def as_json(fields: tuple | frozenset) -> tuple:
+        return ctx.db_json(sorted(set(fields))), ctx.db_json({f: batch for f in sorted(set(fields))})
 
     insert_rows(
         FieldProvenance,
         ["child", "fields", "batches", "refused"],
-        [(child_id, *as_json(frozenset(fields)), ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
+        [(child_id, *as_json(fields if type(fields) is tuple else frozenset(fields)),
+          ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
          for child_id, fields in new.items()],
         {"source": ctx.db_value(ctx.source), "batch": batch, "reference": ctx.reference, "recorded_at": ctx.db_now,
          "recorded_by": ctx.actor_id},

@@ -393,8 +393,14 @@ def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[i
     it is restarted, or use itertools.chain(head, rest)). Blank rows, footer rows and repeated headers are
     skipped.
     """
+    header = match.header_cells
     for index, row in enumerate(rows):
         if index < match.data_start:
+            continue
+        if row and type(row[0]) in (int, float) and header and header.isdisjoint([c.strip() for c in row if isinstance(c, str)]):
+            # The usual row of a numbered list (序号): not blank, no footer (its first cell is not text), and no text of
+            # the header in it (what is_header_repeat looks for first), as the tests below would find.
+            yield index, row
             continue
         filled = _filled_cells(row)  # once for the three tests: every row of the file comes here
         if filled and not _is_footer(filled) and not match.is_header_repeat(row, filled):
