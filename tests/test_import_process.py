@@ -49,8 +49,8 @@ def in_child(settings, monkeypatch):
     monkeypatch.setattr(prepare, "_alone", lambda: True)  # a browser test's live server thread may still be running
     original = prepare._cleaned
 
-    def cleaned(*args):
-        records = original(*args)
+    def cleaned(*args, **kwargs):
+        records = original(*args, **kwargs)
         for record in records:
             record.repairs.append(("", f"pid {os.getpid()}"))  # travels back with the record
         return records
@@ -249,3 +249,47 @@ def test_small_or_unsized_files_a_threaded_process_and_a_setting_of_none_stay_in
     finally:
         stop.set()
         thread.join()
+
+
+def test_the_child_process_knows_which_of_the_two_has_waited_longer():
+    """lagging(): whether the importing process has waited for the child's items longer than the child has waited
+    for it to take them (a full pipe)."""
+    import time
+
+    def produce(lagging):
+        yield lagging()  # the first item: not counted (a header to find before anything else)
+        time.sleep(0.5)  # the importing process waits for this second item meanwhile
+        yield lagging()
+        yield b"x" * (1 << 21)  # more than the pipe holds: the send waits until the importing process reads it
+        yield lagging()
+
+    seen = []
+    for item in prepare.in_child_process(produce):
+        seen.append(item if isinstance(item, bool) else len(item))
+        if len(seen) == 2:
+            time.sleep(2)  # busy with the second item: the child waits to hand over the third
+    assert seen == [False, True, 1 << 21, False]
+    assert multiprocessing.active_children() == []
+
+
+def test_a_lagging_preparer_leaves_the_pinyin_to_the_writer(world, tmp_path, monkeypatch):
+    """The preparing half skips the pinyin when it has kept the writing half waiting (the slower half sheds the
+    work): the records come without it, and the children get theirs from the writer all the same."""
+    original = prepare.prepared
+    chunks = []
+
+    def idle_writer(*args, **kwargs):
+        for event in original(*args, **{**kwargs, "lagging": lambda: True}):
+            if event[0] == "records":
+                chunks.append(event[1])
+            yield event
+
+    monkeypatch.setattr("kongchuo.imports.services.prepared", idle_writer)
+    rows = household_rows()
+    del rows[5]  # the row that identifies no one
+    batch, summary, _ = run(write_xlsx(tmp_path / "good.xlsx", {"花名册": rows}), world, dry_run=False)
+    assert batch.status == ImportBatch.Status.APPLIED and summary["created"] == 3
+    assert chunks and all(r.pinyin is None for chunk in chunks for r in chunk)
+    written = dict(Child.objects.filter(name__in=["刘小军", "王丽", "马冬梅"]).values_list("name", "name_pinyin"))
+    assert written == {"刘小军": "liuxiaojun", "王丽": "wangli", "马冬梅": "madongmei"}
+    assert list(prepare.prepared(tmp_path / "good.xlsx", kind="xlsx", spec=SPECS["household"], override=None))[-1][1][0].pinyin

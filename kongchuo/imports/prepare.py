@@ -18,6 +18,7 @@ when the importing process dies (elsewhere than on Linux, the broken pipe does a
 killed import leaves the database as it was, whichever process holds what.
 """
 
+import collections
 import ctypes
 import itertools
 import multiprocessing
@@ -25,8 +26,10 @@ import os
 import pickle
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
+from multiprocessing.reduction import ForkingPickler
 
 from django.conf import settings
 
@@ -36,11 +39,16 @@ from kongchuo.imports.records import Records, clean_chunk, columns_for, settle_i
 
 CHUNK = 2000
 HEAD_ROWS = 20  # where a header is looked for
+LAGGING_WINDOW = 8  # chunks over which the two processes' waits are compared (in_child_process): recent ones only
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]:
-    """The events of one file (see the module's docstring); raises readers.FileRejected for a file it cannot read."""
+def prepared(path, *, kind: str, spec, override: dict | None, lagging: Callable[[], bool] = lambda: False) -> Iterator[tuple]:
+    """The events of one file (see the module's docstring); raises readers.FileRejected for a file it cannot read.
+
+    `lagging()`: whether the process these events go to has waited for them longer than they waited for it (see
+    in_child_process); then a chunk leaves the pinyin of its names to that process, and the two halves of an import
+    share out the work of the slower."""
     for sheet in readers.iter_sheets(path, kind=kind, checked=True):
         head = list(itertools.islice(sheet.rows, HEAD_ROWS))
         where = f"工作表“{sheet.name}”" if sheet.name else "文件"
@@ -65,15 +73,16 @@ def prepared(path, *, kind: str, spec, override: dict | None) -> Iterator[tuple]
         columns = columns_for(match.columns)
         rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
         while chunk := list(itertools.islice(rows, CHUNK)):
-            yield ("records", _cleaned(spec, labels, columns, chunk))
+            yield ("records", _cleaned(spec, labels, columns, chunk, pinyin=not lagging()))
 
 
-def _cleaned(spec, labels, columns, chunk: list[tuple[int, list]]) -> Records:
+def _cleaned(spec, labels, columns, chunk: list[tuple[int, list]], *, pinyin: bool = True) -> Records:
     records = Records(clean_chunk(chunk, columns, labels))
     if spec.person:
         for record in records:
             settle_identity(record, labels, needs_person_fields=spec.needs_person_fields)
-        with_pinyin(records)
+        if pinyin:  # else the writing half works it out, for the children it adds (apply._new_child_row)
+            with_pinyin(records)
     return records
 
 
@@ -95,15 +104,23 @@ def _alone() -> bool:
     return threading.active_count() == 1
 
 
-def in_child_process(produce: Callable[[], Iterator]) -> Iterator:
-    """The items of `produce()`, made in a forked child process and passed back through a pipe, the child
+def in_child_process(produce: Callable[..., Iterator]) -> Iterator:
+    """The items of `produce(lagging=…)`, made in a forked child process and passed back through a pipe, the child
     running ahead by at most what the pipe holds (its send blocks until this process reads). An exception in
     the child is raised here; closing this generator early stops the child. If no process can be started,
-    the items are made here."""
+    the items are made here.
+
+    `lagging()` tells the child whether, over its last LAGGING_WINDOW items, it has kept this process waiting for
+    them longer than it has waited for this one to take them (this process's waits are figures in memory the two
+    share): then the child is the slower of the two, and may leave work to this one. (Over the whole file, the
+    waits of the first chunks, while caches fill, would outweigh the balance reached since.)"""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
+    # Seconds this process has waited for the child's items (not the first: the child reads the header meanwhile),
+    # and since when it is waiting now (0: it is not).
+    waited, since = context.RawValue(ctypes.c_double, 0.0), context.RawValue(ctypes.c_double, 0.0)
     child = context.Process(
-        target=_send_all, args=(produce, sender, receiver, os.getpid()), name="kongchuo-import-prepare", daemon=True
+        target=_send_all, args=(produce, sender, receiver, os.getpid(), (waited, since)), name="kongchuo-import-prepare", daemon=True
     )
     try:
         try:
@@ -113,11 +130,17 @@ def in_child_process(produce: Callable[[], Iterator]) -> Iterator:
             yield from produce()
             return
         sender.close()  # only the child writes: when it is gone, recv() sees the end of the pipe
+        first = True
         while True:
+            since.value = 0.0 if first else time.monotonic()
             try:
-                kind, payload = receiver.recv()
+                message = receiver.recv_bytes()
             except EOFError:
                 raise RuntimeError(f"准备数据的子进程意外退出（退出码 {_exit_code(child)}）") from None
+            if not first:
+                waited.value += time.monotonic() - since.value
+            since.value, first = 0.0, False
+            kind, payload = pickle.loads(message)
             if kind == "done":
                 return
             if kind == "raised":
@@ -132,22 +155,39 @@ def in_child_process(produce: Callable[[], Iterator]) -> Iterator:
             child.join()
 
 
-def _send_all(produce: Callable[[], Iterator], sender, receiver, parent: int) -> None:
+def _send_all(produce: Callable[..., Iterator], sender, receiver, parent: int, writer: tuple) -> None:
     # The fork gave this process the reading end too: with it open, a send into a full pipe whose reader has
     # been killed would wait for ever instead of failing.
     receiver.close()
     # The importing process stops this one: Ctrl-C in a terminal reaches both, and is the importer's to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
+    blocked = [0.0]  # seconds this process has waited for the importing one to take an item (a full pipe)
+    waited, since = writer
+
+    recent = collections.deque(maxlen=LAGGING_WINDOW)  # (the importer's wait, this one's) as each chunk was asked about
+
+    def lagging() -> bool:
+        now = (waited.value + (time.monotonic() - since.value if since.value else 0.0), blocked[0])
+        before = recent[0] if recent else (0.0, 0.0)
+        recent.append(now)
+        return now[0] - before[0] > now[1] - before[1]
+
+    def send(message) -> None:
+        data = ForkingPickler.dumps(message)
+        began = time.monotonic()
+        sender.send_bytes(data)
+        blocked[0] += time.monotonic() - began
+
     try:
-        for item in produce():
-            sender.send(("item", item))
-        sender.send(("done", None))
+        for item in produce(lagging=lagging):
+            send(("item", item))
+        send(("done", None))
     except (BrokenPipeError, ConnectionResetError):
         return  # the importing process stopped reading (it failed, or was killed): nothing to tell
     except BaseException as exc:  # noqa: BLE001 — every failure goes back to the importing process
         try:
-            sender.send(("raised", _portable(exc)))
+            send(("raised", _portable(exc)))
         except (BrokenPipeError, ConnectionResetError):
             pass
 
