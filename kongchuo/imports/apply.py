@@ -12,6 +12,7 @@ import functools
 import itertools
 import math
 import sqlite3
+import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -230,6 +231,8 @@ PERSON_FIELDS = ["name", "gender", "birth_date", "ethnicity", "household_address
 DISABILITY_FIELDS = ["health", "disability_category", "disability_grade", "disability_certificate_no"]  # disability_values
 
 
+NOTHING_REFUSED = types.MappingProxyType({})  # a row's values precedence refused, for most rows (read only)
+
 # In a record's values: the person key of the child a row without ID number and gender names (refuse_strangers).
 JOINED = "joined"
 
@@ -269,7 +272,7 @@ def upsert_people(
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
                 where = ctx.place((sheet, first))
                 record.flags.append(("", f"与{where}为同一人，已按{where}处理"))
-            plan.append((record, key, "unchanged", (), (), {}))
+            plan.append((record, key, "unchanged", (), (), NOTHING_REFUSED))
             continue
         if division is not None:
             incoming["household_division"] = division
@@ -287,7 +290,8 @@ def upsert_people(
                 child = namesake
         if child is None:
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, place))
-            plan.append((record, key, "created", tuple(incoming), tuple(incoming), {}))
+            given = tuple(incoming)
+            plan.append((record, key, "created", given, given, NOTHING_REFUSED))
             continue
         if child.id_number and "id_number" not in record.values:
             _as_the_id_says(child, record, incoming, labels)
