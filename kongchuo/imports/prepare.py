@@ -12,10 +12,13 @@ schools, then writing) consumes, as events:
 
 A large file is prepared in a child process (`in_child_process`) while this one writes what it has
 already been given: on a 200,000-row list the two halves take about as long as each other, and a county
-server has more than one core. The child is forked, so it starts at once with Django set up and shares
-nothing it could change: it never touches the database connection it inherits, and the kernel kills it
-when the importing process dies (elsewhere than on Linux, the broken pipe does at its next send), so a
-killed import leaves the database as it was, whichever process holds what.
+server has more than one core. Which half is the slower depends on the machine, so the child leaves the
+pinyin of a chunk's names to the writing half while it has kept that half waiting (`lagging`).
+
+The child is forked, so it starts at once with Django set up and shares nothing it could change: it never
+touches the database connection it inherits, and the kernel kills it when the importing process dies
+(elsewhere than on Linux, the broken pipe does at its next send), so a killed import leaves the database as
+it was, whichever process holds what.
 """
 
 import collections
@@ -162,9 +165,8 @@ def _send_all(produce: Callable[..., Iterator], sender, receiver, parent: int, w
     # The importing process stops this one: Ctrl-C in a terminal reaches both, and is the importer's to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
-    blocked = [0.0]  # seconds this process has waited for the importing one to take an item (a full pipe)
     waited, since = writer
-
+    blocked = [0.0]  # seconds this process has waited for the importing one to take an item (a full pipe)
     recent = collections.deque(maxlen=LAGGING_WINDOW)  # (the importer's wait, this one's) as each chunk was asked about
 
     def lagging() -> bool:
