@@ -293,3 +293,19 @@ def test_a_lagging_preparer_leaves_the_pinyin_to_the_writer(world, tmp_path, mon
     written = dict(Child.objects.filter(name__in=["刘小军", "王丽", "马冬梅"]).values_list("name", "name_pinyin"))
     assert written == {"刘小军": "liuxiaojun", "王丽": "wangli", "马冬梅": "madongmei"}
     assert list(prepare.prepared(tmp_path / "good.xlsx", kind="xlsx", spec=SPECS["household"], override=None))[-1][1][0].pinyin
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sys/fs/pipe-max-size"), reason="Linux only")
+def test_the_pipe_to_the_child_holds_more_than_a_chunk():
+    import fcntl
+
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    try:
+        before = fcntl.fcntl(receiver.fileno(), 1032)  # F_GETPIPE_SZ (Python 3.11's fcntl does not name it)
+        prepare._widen(receiver)
+        widened = fcntl.fcntl(receiver.fileno(), 1032)
+    finally:
+        receiver.close()
+        sender.close()
+    with open("/proc/sys/fs/pipe-max-size") as limit:
+        assert widened == int(limit.read()) > before

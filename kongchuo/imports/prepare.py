@@ -23,6 +23,7 @@ it was, whichever process holds what.
 
 import collections
 import ctypes
+import fcntl
 import itertools
 import multiprocessing
 import os
@@ -119,6 +120,7 @@ def in_child_process(produce: Callable[..., Iterator]) -> Iterator:
     waits of the first chunks, while caches fill, would outweigh the balance reached since.)"""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
+    _widen(receiver)
     # Seconds this process has waited for the child's items (not the first: the child reads the header meanwhile),
     # and since when it is waiting now (0: it is not).
     waited, since = context.RawValue(ctypes.c_double, 0.0), context.RawValue(ctypes.c_double, 0.0)
@@ -192,6 +194,18 @@ def _send_all(produce: Callable[..., Iterator], sender, receiver, parent: int, w
             send(("raised", _portable(exc)))
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _widen(pipe) -> None:
+    """The pipe as wide as Linux lets a process make it (1 MiB by default, /proc/sys/fs/pipe-max-size): a chunk
+    pickles to about 600 KB, so the child can then run a chunk or two ahead, and a moment's delay on either
+    side need not keep the other waiting. Elsewhere (and where it is refused) the pipe stays as it is."""
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as limit:
+            size = int(limit.read())
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
+    except (OSError, ValueError, AttributeError):  # not Linux, or no wider pipe for this process
+        pass
 
 
 def _die_with(parent: int) -> None:
