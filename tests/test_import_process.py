@@ -301,9 +301,9 @@ def test_the_pipe_to_the_child_holds_more_than_a_chunk():
 
     receiver, sender = multiprocessing.Pipe(duplex=False)
     try:
-        before = fcntl.fcntl(receiver.fileno(), 1032)  # F_GETPIPE_SZ (Python 3.11's fcntl does not name it)
+        before = fcntl.fcntl(receiver.fileno(), fcntl.F_GETPIPE_SZ)
         prepare._widen(receiver)
-        widened = fcntl.fcntl(receiver.fileno(), 1032)
+        widened = fcntl.fcntl(receiver.fileno(), fcntl.F_GETPIPE_SZ)
     finally:
         receiver.close()
         sender.close()
