@@ -170,3 +170,10 @@ def test_a_numbered_rows_quick_pass_keeps_what_the_full_tests_keep():
     kept = {i for i, _ in full}
     assert 150 < len(full) < len(rows) - 20  # most kept, through the quick pass or by the full tests; some dropped
     assert {i for i, r in enumerate(rows) if type(r[0]) is int and i not in kept}  # a numbered row dropped too
+
+
+def test_a_chunk_with_no_mapped_column_or_no_row():
+    rows = [(0, ["张三", "男"]), (1, ["李四"])]
+    assert [(r.row, r.values) for r in clean_chunk(rows, [], {})] == [(1, {}), (2, {})] == [
+        (r.row, r.values) for r in (clean_record(i + 1, row, [], {}) for i, row in rows)]
+    assert clean_chunk([], columns_for({"name": 0}), {}) == []

@@ -215,7 +215,7 @@ def clean_chunk(items: list[tuple[int, list]], columns: list[tuple[str, int, Cal
                     record.id_checked = detail
         names.append(name)
         taken.append(values)
-    given = [dict(zip(names, values, strict=True)) for values in zip(*taken, strict=True)]
+    given = [dict(zip(names, values, strict=True)) for values in zip(*taken, strict=True)] if taken else [{} for _ in records]
     for i in odd:  # a row with a blank or an unusual cell
         values = {name: value for name, value in given[i].items() if value is not _ABSENT}
         given[i] = {**values, **records[i].values}  # and what `_take` noted beside them (an unreadable ID number…)
