@@ -293,7 +293,7 @@ def upsert_people(
             given = tuple(incoming)
             plan.append((record, key, "created", given, given, NOTHING_REFUSED))
             continue
-        if child.id_number and "id_number" not in record.values:
+        if child.id_number and "id_number" not in values:
             _as_the_id_says(child, record, incoming, labels)
         ctx.seen[key] = (child.pk, record.row, ctx.sheet)
         was_named = child.name
@@ -628,7 +628,7 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
 
     `supplied_by_child`: (child id, the fields the row gave, those of them it changed on the child (for a new
     child, all), {field: value} of those it gave that the child does not hold)."""
-    new: dict[int, tuple | set] = {}  # child id → the fields of the row this chunk adds (of its rows: a set)
+    new: dict[int, tuple | frozenset] = {}  # child id → the fields this chunk adds: its row's tuple (of several rows, a set)
     new_refused: dict[int, dict] = {}  # child id → what of them precedence did not keep (a child the county had)
     update = []
     batch = ctx.batch.pk
@@ -640,7 +640,7 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
             if (earlier := new.get(child_id)) is None:
                 new[child_id] = supplied  # most children: one row, its fields as a tuple
             else:
-                new[child_id] = {*earlier, *supplied}
+                new[child_id] = frozenset({*earlier, *supplied})
             if refused:
                 new_refused.setdefault(child_id, {}).update(refused)
             continue
@@ -655,15 +655,15 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
 
     nothing = ctx.db_json({})
 
-    @functools.cache  # a list has a handful of distinct field sets (given as a row's tuple, or a set)
+    @functools.cache  # a list has a handful of distinct field sets
     def as_json(fields: tuple | frozenset) -> tuple:
-        return ctx.db_json(sorted(set(fields))), ctx.db_json({f: batch for f in sorted(set(fields))})
+        names = sorted(set(fields))
+        return ctx.db_json(names), ctx.db_json(dict.fromkeys(names, batch))
 
     insert_rows(
         FieldProvenance,
         ["child", "fields", "batches", "refused"],
-        [(child_id, *as_json(fields if type(fields) is tuple else frozenset(fields)),
-          ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
+        [(child_id, *as_json(fields), ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
          for child_id, fields in new.items()],
         {"source": ctx.db_value(ctx.source), "batch": batch, "reference": ctx.reference, "recorded_at": ctx.db_now,
          "recorded_by": ctx.actor_id},

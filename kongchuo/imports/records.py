@@ -297,9 +297,9 @@ def settle_identity(record: Record, labels: dict[str, str], *, needs_person_fiel
     if record.rejected:
         return
     v = record.values
-    if (checked := record.id_checked) is not None and v.get("birth_date") == checked.birth_date and v.get("gender") == checked.gender:
-        if "name" in v:  # the usual row: a valid ID number that birth date and gender agree with, nothing to do
-            return
+    checked = record.id_checked
+    if checked is not None and v.get("birth_date") == checked.birth_date and v.get("gender") == checked.gender and "name" in v:
+        return  # the usual row: a valid ID number that birth date and gender agree with, nothing to do
     id_col = label("id_number", labels)
     unread = {name: v.pop(name + "_error") for name in FROM_ID if name + "_error" in v}
     if "id_number" in v:

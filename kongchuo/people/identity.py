@@ -67,27 +67,24 @@ def _checked(compact: str, repairs: tuple[str, ...]) -> IdNumber:
     birth_date = _valid_birth_date(compact)
     if birth_date is None:
         _refuse(compact)
-    if birth_date >= _STARTED and birth_date > dt.date.today():  # today() only for the newest-born
+    if _after_today(birth_date):
         raise InvalidIdNumber(f"证件号中的出生日期{birth_date:%Y-%m-%d}晚于今天")
-    gender = "M" if int(compact[16]) % 2 == 1 else "F"
-    return IdNumber(compact, birth_date, gender, repairs)
+    return IdNumber(compact, birth_date, _gender(compact), repairs)
 
 
 def plain_id_number(text: str) -> IdNumber | None:
     """`normalise_id_number(text)` for a number with nothing to repair (`_PLAIN`: 17 ASCII digits, then a digit or
     X), or None where it would refuse the number (and say why): an import's fast path for the usual cell."""
-    birth_date = _born(text[:14])
-    if birth_date is None or text[17] != ric.calc_check_digit(text) or (birth_date >= _STARTED and birth_date > dt.date.today()):
-        return None
-    return IdNumber(text, birth_date, "M" if text[16] in "13579" else "F")
+    birth_date = _valid_birth_date(text)
+    return None if birth_date is None or _after_today(birth_date) else IdNumber(text, birth_date, _gender(text))
 
 
-@functools.lru_cache(maxsize=65_536)  # a county's numbers share a few regions and a few thousand birth dates
-def _born(prefix: str) -> dt.date | None:
-    """The birth date of a number that begins with `prefix` (region and birth date), if that date exists and the
-    region was in use in its year (as `_valid_birth_date`)."""
-    birth_date = _date(prefix[6:14])
-    return birth_date if birth_date is not None and _region_assigned(prefix[:6], birth_date.year) else None
+def _after_today(birth_date: dt.date) -> bool:
+    return birth_date >= _STARTED and birth_date > dt.date.today()  # today() only for the newest-born
+
+
+def _gender(compact: str) -> str:
+    return "M" if compact[16] in "13579" else "F"  # the order code's parity
 
 
 def _valid_birth_date(compact: str) -> dt.date | None:
@@ -97,10 +94,15 @@ def _valid_birth_date(compact: str) -> dt.date | None:
     year), without its repeated cleaning and region lookups: an import checks hundreds of thousands of
     numbers from a few dozen regions.
     """
-    if compact[17] != ric.calc_check_digit(compact):
-        return None
-    birth_date = _date(compact[6:14])
-    return birth_date if birth_date is not None and _region_assigned(compact[:6], birth_date.year) else None
+    return _born(compact[:14]) if compact[17] == ric.calc_check_digit(compact) else None
+
+
+@functools.lru_cache(maxsize=65_536)  # a county's numbers share a few regions and a few thousand birth dates
+def _born(prefix: str) -> dt.date | None:
+    """The birth date of a number that begins with `prefix` (region and birth date), if that date exists and the
+    region was in use in its year."""
+    birth_date = _date(prefix[6:14])
+    return birth_date if birth_date is not None and _region_assigned(prefix[:6], birth_date.year) else None
 
 
 @functools.lru_cache(maxsize=65_536)  # a few thousand birth dates: one object each, which an import's pickles share

@@ -16,6 +16,8 @@ _INVISIBLE = re.compile(f"[{INVISIBLE}]")
 
 def without_invisible(text: str) -> str:
     return _INVISIBLE.sub("", text)
+
+
 _SPACES = re.compile(r"\s+")
 _DOTS = re.compile(r"[·•・．.‧∙⋅]")  # also U+2027, U+2219, U+22C5, which IMEs and Word produce
 
