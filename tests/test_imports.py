@@ -223,6 +223,8 @@ def test_each_field_keeps_the_import_that_supplied_it_when_a_later_list_changes_
     """A second police list changes only 刘小军's address: the address is the second import's, his name, birth
     date and the rest stay the first's; the child's page shows both, linked for who may open imports."""
     first, _ = run(world, "household", household_file(tmp_path))
+    # A new child's fields all came with its row's batch: the map of them to their batches is left empty.
+    assert FieldProvenance.objects.get(child__id_number=N1, source=Source.HOUSEHOLD).batches == {}
     rows = household_rows()
     rows[2] = [*rows[2][:5], "巴山村七组", *rows[2][6:]]
     second, summary = run(world, "household", household_file(tmp_path, rows, name="second.xlsx"))
@@ -902,3 +904,21 @@ def test_two_pupils_without_id_numbers_of_one_name_and_birth_date_but_two_studen
     for number in ("L50022920261", "L50022920262", "L50022920261"):
         run(world, "registry", write_csv(tmp_path / f"{number}.csv", [header, ["石六", "男", "2014-02-03", "", number, *school]]))
     assert Child.objects.filter(name="石六").count() == 2
+
+
+
+@pytest.mark.parametrize("every, expected", [(0, [(1, "导入"), (2, "导入"), (3, "导入"), (4, "导入"), (5, "导入"), (5, "收尾")]),
+                                             (3600, [(1, "导入"), (5, "收尾")])])
+def test_progress_is_written_for_the_first_chunk_then_at_most_every_so_often_and_before_the_end(
+    world, tmp_path, monkeypatch, every, expected
+):
+    from kongchuo.imports import services
+
+    monkeypatch.setattr(prepare, "CHUNK", 1)  # one chunk per row: five chunks
+    monkeypatch.setattr(services, "PROGRESS_EVERY", every)
+    written = []
+    monkeypatch.setattr(services, "write_progress", lambda batch, **state: written.append((state["rows"], state["phase"])))
+    rows = household_rows()
+    extra = [[f"孙{n}", "男", "汉", "2015.3.5", compose_id_number("500229", B1, 500 + n), "", "巴山镇", "巴山村", "", ""] for n in range(2)]
+    run(world, "household", household_file(tmp_path, rows[:5] + extra + rows[5:]))
+    assert written == expected

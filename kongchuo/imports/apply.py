@@ -656,17 +656,18 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
     nothing = ctx.db_json({})
 
     @functools.cache  # a list has a handful of distinct field sets
-    def as_json(fields: tuple | frozenset) -> tuple:
-        names = sorted(set(fields))
-        return ctx.db_json(names), ctx.db_json(dict.fromkeys(names, batch))
+    def as_json(fields: tuple | frozenset) -> str:
+        return ctx.db_json(sorted(set(fields)))
 
+    # A new row's fields all came with this batch: its `batches` map stays empty (FieldProvenance.batches), a fifth
+    # of the row, which every child of a county's first police list has.
     insert_rows(
         FieldProvenance,
-        ["child", "fields", "batches", "refused"],
-        [(child_id, *as_json(fields), ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
+        ["child", "fields", "refused"],
+        [(child_id, as_json(fields), ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
          for child_id, fields in new.items()],
-        {"source": ctx.db_value(ctx.source), "batch": batch, "reference": ctx.reference, "recorded_at": ctx.db_now,
-         "recorded_by": ctx.actor_id},
+        {"source": ctx.db_value(ctx.source), "batch": batch, "batches": nothing, "reference": ctx.reference,
+         "recorded_at": ctx.db_now, "recorded_by": ctx.actor_id},
     )
     FieldProvenance.objects.bulk_update(
         update, ["fields", "batches", "refused", "batch", "reference", "recorded_at", "recorded_by"], batch_size=1000)

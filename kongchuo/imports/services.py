@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -137,6 +138,24 @@ def write_progress(batch: ImportBatch, **state) -> None:
     partial.replace(path)
 
 
+PROGRESS_EVERY = 0.5  # seconds: how often a running import rewrites its progress file
+
+
+class _Progress:
+    """A running import's progress file, rewritten at most every PROGRESS_EVERY seconds (and always the first time
+    and when `final`): a page polling it sees no difference, and the import does not wait for the disk per chunk.
+    (Replacing a file forces ext4 to write the new one out first: while the import's own writes keep the disk
+    busy, that took 5 to 20 ms a time, up to 2 s of a 200,000-row list written as 100 chunks; measured 2026-12-01.)"""
+
+    def __init__(self, batch: ImportBatch, **fixed):
+        self.batch, self.fixed, self.due = batch, fixed, 0.0
+
+    def __call__(self, *, final: bool = False, **state) -> None:
+        if final or time.monotonic() >= self.due:
+            write_progress(self.batch, **self.fixed, **state)
+            self.due = time.monotonic() + PROGRESS_EVERY
+
+
 STALE_AFTER = dt.timedelta(minutes=30)
 
 
@@ -204,6 +223,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             header_error, labels, sheet = "", {}, ""
             events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
             stream = in_child_process(events) if worth_a_process(total) else events()
+            progress = _Progress(batch, total=total, indexes_deferred=len(deferred))
             with contextlib.closing(stream):  # a failure below stops the child process at once
                 for event in stream:
                     if event[0] == "skipped":
@@ -215,11 +235,11 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                     else:
                         _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet, held=held)
                         counts["rows"] += len(event[1])
-                        write_progress(
-                            batch, rows=counts["rows"], total=total, phase="预检" if dry_run else "导入", indexes_deferred=len(deferred)
-                        )
+                        progress(rows=counts["rows"], phase="预检" if dry_run else "导入")
                         if on_progress:
                             on_progress(counts["rows"])
+            # What is left (the rows held back, the deferred indexes, the commit) can take a few seconds on a large list.
+            progress(rows=counts["rows"], phase="收尾", final=True)
             _write_held(ctx, spec, held, counts=counts, issues=issues)
             in_file = {info["sheet"]: n for n, info in enumerate(sheets_used)}
             issues.sort(key=lambda i: (in_file.get(i.sheet, len(in_file)), i.row))  # file order: the held rows' too
