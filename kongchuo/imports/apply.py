@@ -972,10 +972,11 @@ def _enrolment_for(enrolments: list[Enrolment], status: str, grade: int, met: Ca
       An enrolment another row of this import has already stated (`met`) is left to it: two rows with
       different statuses are two enrolments, whatever their order in the file.
 
-    What is left: an open-status row in a later chunk is not known yet (chunks are written as they come).
-    A file listing both stints in one grade, the closed row in an earlier chunk than the open one, closes
-    the open enrolment and opens another (upsert_enrolments flags that row). Stints in different grades
-    are told apart by the grade, wherever their rows are.
+    Every open-status row of the file is written before any closed-status one (sources.closes_a_stint), so `met`
+    knows whether the file lists the open enrolment, wherever its row stands. Only a row held back for want of
+    an ID number and gender (services._write_held) comes later still: an open-status one that finds the stint
+    closed by this import opens another (upsert_enrolments flags it). Stints in different grades are told apart
+    by the grade.
     """
     open_one = next((e for e in enrolments if e.status in OPEN_STATUSES), None)
     if status in OPEN_STATUSES:

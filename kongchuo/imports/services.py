@@ -212,7 +212,7 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
     sheets_used, unmatched = [], []
     now = timezone.now()
     ctx = None
-    held = []  # rows waiting for the rest of the file (_apply_chunk)
+    held, later = [], []  # rows waiting for the rest of the file (_apply_chunk)
     batch.status = ImportBatch.Status.APPLYING
     batch.save(update_fields=["status"])
     try:
@@ -233,13 +233,16 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         sheets_used.append(event[1])
                         labels, sheet = event[2], event[1]["sheet"]
                     else:
-                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet, held=held)
+                        _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet, held=held,
+                                     later=later)
                         counts["rows"] += len(event[1])
                         progress(rows=counts["rows"], phase="预检" if dry_run else "导入")
                         if on_progress:
                             on_progress(counts["rows"])
             # What is left (the rows held back, the deferred indexes, the commit) can take a few seconds on a large list.
             progress(rows=counts["rows"], phase="收尾", final=True)
+            for where, their_labels, records in later:  # before the rows held back, which may name a child these add
+                _write_records(ctx, spec, their_labels, records, counts=counts, issues=issues, sheet=where)
             _write_held(ctx, spec, held, counts=counts, issues=issues)
             in_file = {info["sheet"]: n for n, info in enumerate(sheets_used)}
             issues.sort(key=lambda i: (in_file.get(i.sheet, len(in_file)), i.row))  # file order: the held rows' too
@@ -342,11 +345,13 @@ def _sqlite_cache_for_bulk_writes(kib: int = 64 * 1024):
 
 
 def _apply_chunk(
-    ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str, held: list
+    ctx: Context, spec, labels: dict, records: list, *, counts: Counter, repairs: dict, issues: list, sheet: str, held: list,
+    later: list,
 ) -> None:
     """Check and write one chunk of prepared records, counting outcomes and keeping repairs, rejections and flags.
     Rows that lack what a new child needs (no ID number, gender or birth date) wait in `held`, as (sheet, labels,
-    records), for _write_held: which child they name is decided once the rest of the file is written."""
+    records), for _write_held: which child they name is decided once the rest of the file is written. The rows
+    the source writes last (SourceSpec.later) wait in `later`, as the same triples, to be written just before."""
     for record in records:
         if not record.rejected:
             spec.check(ctx, record, labels)
@@ -355,6 +360,9 @@ def _apply_chunk(
     if spec.person and (waiting := [r for r in records if not r.rejected and INCOMPLETE in r.values]):
         held.append((sheet, labels, waiting))
         records = [r for r in records if r.rejected or INCOMPLETE not in r.values]
+    if spec.later and (waiting := [r for r in records if not r.rejected and spec.later(r)]):
+        later.append((sheet, labels, waiting))
+        records = [r for r in records if r.rejected or not spec.later(r)]
     _write_records(ctx, spec, labels, records, counts=counts, issues=issues, sheet=sheet)
 
 

@@ -43,6 +43,9 @@ class SourceSpec:
     person: bool = True  # rows name a child: identity is settled before `check`
     needs_person_fields: bool = True  # a new child needs gender and birth date (given or from the ID)
     tables: tuple = ()  # the tables it writes a row or more per row of the file into (kongchuo.core.bulkload)
+    # Rows written after every other row of the file (services._apply_chunk), when what they mean depends on rows
+    # that may come further down: a registry row closing a stint (closes_a_stint).
+    later: Callable[[Record], bool] | None = None
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -75,6 +78,13 @@ def check_registry(ctx, record: Record, labels) -> None:
         record.reject(label("status", labels), f"学生状态“{record.values.get('status')}”无法识别（应为在读、休学、转出、毕业等）")
         return
     record.values["status_code"] = status
+
+
+def closes_a_stint(record: Record) -> bool:
+    """A registry row whose status closes an enrolment (转出, 毕业, 死亡…). Whether it states a stint that is over
+    or closes the one the child is in depends on whether the file also lists that stint open (apply._enrolment_for):
+    such rows are written once every row of the file with an open status has been, wherever they stand in the file."""
+    return record.values.get("status_code") not in OPEN_STATUSES
 
 
 # What a list's 类别 may say, for the message refusing a row whose category names no group of its source.
@@ -407,6 +417,7 @@ SPECS: dict[str, SourceSpec] = {
         apply_registry,
         check_registry,
         tables=PERSON_TABLES + (Enrolment, StatusChange),
+        later=closes_a_stint,
     ),
     ImportSource.DISABILITY: SourceSpec(
         PERSON + ("category", "disability_grade", "certificate_no"),
