@@ -224,6 +224,31 @@ def test_both_stints_on_two_sheets_closed_first_imported_again_change_nothing(wo
         assert outcome(summary) == (0, 0, 3, 0) and not batch.issues.exists()
         assert enrolment_state() == before
 
+@pytest.mark.parametrize("chunk", [2000, 1], ids=["one chunk", "a chunk per row"])
+@pytest.mark.parametrize("numbered_first", [True, False], ids=["with 学籍号 first", "without first"])
+def test_a_pupil_without_id_number_listed_with_and_without_a_student_number_is_one_child(world, tmp_path, monkeypatch, chunk,
+                                                                                         numbered_first):
+    """Two rows of one pupil without an ID number, one with the 学籍号 and one without (a class list pasted under
+    the export): one child, whether the rows share a chunk or not, in either order. A namesake born the same
+    day with another 学籍号 is another pupil."""
+    monkeypatch.setattr(prepare, "CHUNK", chunk)
+    nsn, other_nsn = (person(order, dt.date(2016, 5, 6))[1] for order in (602, 698))
+    numbered = ["巳十五", "女", "2016-05-06", "", nsn, "5002290001", "三年级", "1班", "在读"]
+    bare = [*numbered[:4], "", *numbered[5:]]
+    other = [*numbered[:4], other_nsn, "5002290001", "三年级", "2班", "在读"]
+    rows = [numbered, bare, other] if numbered_first else [bare, numbered, other]
+    batch, summary = run(world, "registry", write_csv(tmp_path / "r1.csv", [REGISTRY_HEADER, *rows]))
+    assert (summary["created"], summary["rejected"]) == (2, 0), list(batch.issues.values_list("row", "message"))
+    pupils = Child.objects.filter(name="巳十五").order_by("pk")
+    assert [sorted(c.enrolments.values_list("national_student_number", flat=True)) for c in pupils] == [[nsn], [other_nsn]]
+    # The row without the 学籍号 and the row with it state one enrolment: no contradiction to flag, in either order.
+    assert not batch.issues.filter(message__contains="内容不一致").exists()
+    before = enrolment_state(), list(Child.objects.order_by("pk").values_list("pk", "name"))
+    _, summary = run(world, "registry", write_csv(tmp_path / "r2.csv", [REGISTRY_HEADER, *rows]))
+    assert (summary["created"], summary["updated"]) == (0, 0)
+    assert (enrolment_state(), list(Child.objects.order_by("pk").values_list("pk", "name"))) == before
+
+
 def test_a_child_recorded_dead_and_enrolled_again_is_flagged(world, tmp_path):
     number, nsn = person(402)
     run(

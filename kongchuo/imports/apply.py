@@ -263,10 +263,15 @@ def upsert_people(
 
     plan, new, to_update, update_fields, conflicts = [], {}, {}, set(), []
     others = {}  # provenance id → another source's row whose value this list overruled
+    # The children without an ID number this chunk adds, by name and birth date: [their key, their student numbers];
+    # and the keys of rows that name one of them another way (with or without a 学籍号) → its key (_twin).
+    twins, aliases = defaultdict(list), {}
     for record, key in zip(records, keys, strict=True):
         values = record.values
         incoming = {f: values[f] for f in PERSON_FIELDS if f in values}
         division, place = locate(ctx, record, labels)
+        if key not in ctx.seen and key not in new and key not in found and (twin := _twin(twins, key, found)) is not None:
+            aliases[key] = key = twin
         if key in ctx.seen or key in new:
             first, sheet = ctx.seen[key][1:] if key in ctx.seen else (new[key][0], ctx.sheet)
             if one_row_per_person:  # a registry export lists a child once per enrolment: no news there
@@ -290,6 +295,8 @@ def upsert_people(
                 child = namesake
         if child is None:
             new[key] = (record.row, _new_child_row(ctx, key, record, incoming, place))
+            if key[0] == "pending":
+                twins[key[1:3]].append((key, {key[3]} - {""}))
             given = tuple(incoming)
             plan.append((record, key, "created", given, given, NOTHING_REFUSED))
             continue
@@ -328,6 +335,8 @@ def upsert_people(
         ctx.seen[key] = (pk, first_row, ctx.sheet)
         if key[0] == "pending":  # a later row may name the child without the student number this one gave
             ctx.pending[key[1]].add(pk)
+    for alias, key in aliases.items():  # as a later chunk's row would find the child by name and birth date
+        ctx.seen[alias] = ctx.seen[key]
     if to_update:
         for child in to_update.values():
             child.updated_at = ctx.now
@@ -343,6 +352,24 @@ def upsert_people(
     _write_provenance(ctx, [(pk, step[3], step[4], step[5]) for step, pk in zip(plan, ids, strict=True)], provenance)
     _write_guardians(ctx, results)
     return results
+
+
+def _twin(twins: dict, key: tuple, found: dict) -> tuple | None:
+    """The key of the child without an ID number that an earlier row of this chunk adds and a row without one names
+    (`key`), as a row of a later chunk would find that child (_existing_children, upsert_people): a row without a
+    学籍号, the first of the name and birth date; a row with one, the first of them with no other 学籍号 (another
+    number is another pupil); unless the county has a child of that name and birth date, or of that 学籍号 (found:
+    it is that one).
+    Its student number then is the twin's too."""
+    if key[0] != "pending" or ("pending", *key[1:3], "") in found or ("nsn", key[3]) in found:
+        return None
+    for twin, numbers in twins.get(key[1:3], ()):
+        if not key[3]:
+            return twin
+        if numbers <= {key[3]}:
+            numbers.add(key[3])
+            return twin
+    return None
 
 
 def _as_the_id_says(child: Child, record: Record, incoming: dict, labels) -> None:
@@ -1077,7 +1104,8 @@ def upsert_enrolments(ctx: Context, pairs: list[tuple[Record, int, str]], labels
             closes = status not in OPEN_STATUSES and enrolment.status in OPEN_STATUSES
             if closes and any(e.status == status and e.grade == grade for e in enrolments):  # left again
                 ctx.enrolments_closed[(child_id, school.pk)] = ((ctx.sheet, record.row), status)
-        elif changed:
+        elif changed and (changed != ["national_student_number"] or enrolment.national_student_number):
+            # (A row of the file without the 学籍号 stated it first: one with it fills it in, in either order.)
             where = ctx.place(first)
             record.flags.append(("", f"与{where}为该生在{school.name}的同一学籍而内容不一致，已按{where}处理，请核实"))
             outcomes.append(outcome)
