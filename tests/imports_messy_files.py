@@ -271,3 +271,59 @@ def write_exe_like(path: Path) -> Path:
 def write_html_xls(path: Path) -> Path:
     path.write_text("<html><body><table><tr><td>姓名</td></tr></table></body></html>", encoding="utf-8")
     return path
+
+
+MERGED_HEADER = ["序号", "姓名", "性别", "出生日期", "公民身份号码", "乡镇(街道)", "村(社区)", "监护人", "联系电话", "备注"]
+
+
+def merged_household_rows() -> list[list[Any]]:
+    """The data rows of a township's list as clerks type it: a township's and a village's name typed once and the
+    cell merged down over their children, a family's guardian and phone merged over its two children."""
+    return [
+        [1, "周一", "男", "2012-03-05", _id(B1, 101), "巴山镇", "巴山村", "周大山", "13800001111", ""],
+        [2, "周二", "女", "2013-07-21", _id(B2, 102), "", "", "", "", ""],  # the family's second child
+        [3, "吴三", "男", "2014-11-02", _id(B3, 103), "", "", "吴建", "13900002222", "外出务工"],
+        [4, "郑四", "女", "2015-01-30", _id(B4, 104), "", "", "郑平", "13700003333", ""],
+        [5, "王五", "男", "2012-03-05", _id(B1, 105), "坪坝镇", "坪坝村", "王刚", "13600004444", ""],
+        [6, "冯六", "女", "2013-07-21", _id(B2, 106), "", "", "冯强", "", ""],
+    ]
+
+
+# (first row, first column, last row, last column) of the data rows (0-based, as the rows above); the title is
+# merged across above the header, and 备注 over two columns and two rows ("down only": its second column stays blank).
+MERGED_RANGES = [(0, 5, 3, 5), (0, 6, 3, 6), (0, 7, 1, 7), (0, 8, 1, 8), (2, 9, 3, 10), (4, 5, 5, 5), (4, 6, 5, 6)]
+
+
+def write_merged_household(path: Path) -> Path:
+    """merged_household_rows under a title merged across and a header, as .xlsx or (by its suffix) legacy .xls."""
+    rows = merged_household_rows()
+    title = "城口县适龄儿童花名册（合并单元格）"
+    if path.suffix == ".xls":
+        import xlwt  # test-only dependency
+
+        wb = xlwt.Workbook(encoding="utf-8")
+        ws = wb.add_sheet("花名册")
+        ws.write_merge(0, 0, 0, len(MERGED_HEADER) - 1, title)
+        for col, label in enumerate(MERGED_HEADER):
+            ws.write(1, col, label)
+        merged = {(r0, c0) for r0, c0, _, _ in MERGED_RANGES}
+        for r0, c0, r1, c1 in MERGED_RANGES:
+            ws.write_merge(2 + r0, 2 + r1, c0, c1, rows[r0][c0])
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value != "" and (r, c) not in merged:
+                    ws.write(2 + r, c, value)
+        wb.save(str(path))
+        return path
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("花名册")
+    ws.merge_range(0, 0, 0, len(MERGED_HEADER) - 1, title)
+    ws.write_row(1, 0, MERGED_HEADER)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value != "":
+                ws.write(2 + r, c, value)
+    for r0, c0, r1, c1 in MERGED_RANGES:
+        ws.merge_range(2 + r0, c0, 2 + r1, c1, rows[r0][c0])
+    wb.close()
+    return path

@@ -303,3 +303,40 @@ def test_streamed_xlsx_rows_are_calamines_rows(tmp_path):
     assert readers.python_calamine_plus is not None
     assert len(streamed) > 10
     assert trimmed(streamed) == trimmed(whole)
+
+
+# -- merged cells --------------------------------------------------------------------------------------
+
+
+def test_the_merged_cells_of_an_xlsx_are_found_while_checking_it_as_calamine_finds_them(tmp_path):
+    import python_calamine
+
+    path = messy.write_merged_household(tmp_path / "合并.xlsx")
+    found = check_safe(path)  # the pass that inflates every part anyway (zip bombs)
+    theirs = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).merged_cell_ranges
+    assert sorted(map(tuple, found["0"])) == sorted((r0, c0, r1, c1) for (r0, c0), (r1, c1) in theirs)
+    assert (2, 5, 5, 5) in map(tuple, found["0"])  # 巴山镇 over four children
+    sheet = iter_sheets(path, checked=True, merged=found)[0]
+    assert sheet.merged == found["0"]
+    assert iter_sheets(path)[0].merged == found["0"]  # unchecked: it checks, and finds them
+    assert iter_sheets(path, checked=True)[0].merged == found["0"]  # checked, nothing given: found again
+    assert check_safe(messy.write_xlsx(tmp_path / "plain.xlsx", {"a": [HEADER, ROW]})) == {}
+
+
+def test_the_merged_cells_of_a_legacy_xls_come_with_its_rows(tmp_path):
+    sheet = iter_sheets(messy.write_merged_household(tmp_path / "合并.xls"))[0]
+    rows = list(sheet.rows)
+    assert sorted(map(tuple, sheet.merged)) == sorted([(0, 0, 0, 9), *((2 + a, b, 2 + c, d) for a, b, c, d in messy.MERGED_RANGES)])
+    assert rows[3][5] == ""  # the reader leaves the cells as they are: the importer fills them (prepare._merged_down)
+
+
+@pytest.mark.parametrize("piece", [1, 7, 64, 1 << 20])
+def test_merged_cells_are_found_however_the_inflated_sheet_is_cut(piece):
+    from kongchuo.imports.readers import _MergeScanner
+
+    xml = (b'<worksheet><sheetData><row r="1"><c r="A1"/></row></sheetData><mergeCells count="3">'
+           b'<mergeCell ref="A1:J1"/><mergeCell ref="F3:F6"/><mergeCell ref="AA10:AB12"/></mergeCells></worksheet>')
+    scanner = _MergeScanner()
+    for start in range(0, len(xml), piece):
+        scanner(xml[start : start + piece])
+    assert scanner.found == [[0, 0, 0, 9], [2, 5, 5, 5], [9, 26, 11, 27]]

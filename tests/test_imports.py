@@ -922,3 +922,25 @@ def test_progress_is_written_for_the_first_chunk_then_at_most_every_so_often_and
     extra = [[f"孙{n}", "男", "汉", "2015.3.5", compose_id_number("500229", B1, 500 + n), "", "巴山镇", "巴山村", "", ""] for n in range(2)]
     run(world, "household", household_file(tmp_path, rows[:5] + extra + rows[5:]))
     assert written == expected
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xls"])
+def test_cells_merged_down_over_a_townships_or_a_familys_rows_reach_every_row(world, tmp_path, suffix, monkeypatch):
+    """A township and a village typed once and merged down over their children, a guardian and phone merged over a
+    family's two: every child gets them, each filled cell noted as a repair; a title merged across stays a title,
+    and a remark merged across two columns stays in its own."""
+    from tests.imports_messy_files import write_merged_household
+
+    monkeypatch.setattr(prepare, "CHUNK", 3)  # a range merged across two chunks
+    batch, summary = run(world, "household", write_merged_household(tmp_path / f"合并{suffix}"))
+    assert (summary["created"], summary["rejected"]) == (6, 0), list(batch.issues.values_list("row", "message"))
+    places = {c.name: (c.township, c.household_division) for c in Child.objects.filter(name__in="周一 周二 吴三 郑四 王五 冯六".split())}
+    assert places == {**{n: (world.township_a, world.village_a) for n in ("周一", "周二", "吴三", "郑四")},
+                      **{n: (world.township_b, world.village_b) for n in ("王五", "冯六")}}
+    guardians = {g.child.name: (g.name, g.phone) for g in Guardian.objects.filter(child__name__in=["周一", "周二", "冯六"])}
+    assert guardians == {"周一": ("周大山", "13800001111"), "周二": ("周大山", "13800001111"), "冯六": ("冯强", "")}
+    notes = {(r["column"], r["count"]) for r in summary["repairs"] if "合并单元格" in r["message"]}
+    assert notes == {("乡镇(街道)", 4), ("村(社区)", 4), ("监护人", 1), ("联系电话", 1)}
+    before = domain_state()
+    _, again = run(world, "household", write_merged_household(tmp_path / f"again{suffix}"))
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 6) and domain_state() == before

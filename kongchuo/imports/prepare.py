@@ -32,14 +32,14 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.reduction import ForkingPickler
 
 from django.conf import settings
 
 from kongchuo.imports import readers
 from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
-from kongchuo.imports.records import Records, clean_chunk, columns_for, settle_identity, with_pinyin
+from kongchuo.imports.records import Records, clean_chunk, columns_for, label, settle_identity, with_pinyin
 
 CHUNK = 2000
 HEAD_ROWS = 20  # where a header is looked for
@@ -47,13 +47,16 @@ LAGGING_WINDOW = 8  # chunks over which the two processes' waits are compared (i
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def prepared(path, *, kind: str, spec, override: dict | None, lagging: Callable[[], bool] = lambda: False) -> Iterator[tuple]:
+def prepared(
+    path, *, kind: str, spec, override: dict | None, merged: dict | None = None, lagging: Callable[[], bool] = lambda: False
+) -> Iterator[tuple]:
     """The events of one file (see the module's docstring); raises readers.FileRejected for a file it cannot read.
 
+    `merged`: the file's merged cells as readers.check_safe found them on upload (None: found again).
     `lagging()`: whether the process these events go to has waited for them longer than they waited for it (see
     in_child_process); then a chunk leaves the pinyin of its names to that process, and the two halves of an import
     share out the work of the slower."""
-    for sheet in readers.iter_sheets(path, kind=kind, checked=True):
+    for sheet in readers.iter_sheets(path, kind=kind, checked=True, merged=merged):
         head = list(itertools.islice(sheet.rows, HEAD_ROWS))
         where = f"工作表“{sheet.name}”" if sheet.name else "文件"
         guess = {"sheet": sheet.name, "labels": likely_header(head), "columns": {}, "holds_ids": holds_ids(head)}
@@ -75,9 +78,61 @@ def prepared(path, *, kind: str, spec, override: dict | None, lagging: Callable[
         }
         yield ("sheet", info, labels)
         columns = columns_for(match.columns)
-        rows = iter_data_rows(itertools.chain(head, sheet.rows), match)
+        filled: dict[int, list[int]] = {}
+        rows = _merged_down(itertools.chain(head, sheet.rows), sheet.merged, match.data_start, filled)
+        rows = iter_data_rows(rows, match)
         while chunk := list(itertools.islice(rows, CHUNK)):
-            yield ("records", _cleaned(spec, labels, columns, chunk, pinyin=not lagging()))
+            records = _cleaned(spec, labels, columns, chunk, pinyin=not lagging())
+            if filled:
+                _note_filled(records, filled, match.columns, labels)
+            yield ("records", records)
+
+
+MERGED_NOTE = "合并单元格，已按合并区域首行的值填入"
+
+
+def _merged_down(rows: Iterable[list], ranges: list, start: int, filled: dict[int, list[int]]) -> Iterable[list]:
+    """`rows` (from the sheet's first) with the cells of a range merged down over data rows (from row index `start`)
+    given the value of its first row, where they are blank (calamine gives it to the first row only): a township
+    or a family's address typed once for its rows. Down only: a range merged across columns keeps its value in its
+    first column. `filled` gets {row index: the columns filled}."""
+    starts = collections.defaultdict(list)  # row index → (column, last row) of each range beginning there
+    for first, left, last, right in ranges:
+        if first >= start and last > first:
+            starts[first].extend((column, last) for column in range(left, right + 1))
+    if not starts:
+        return rows
+    return _filling(rows, starts, filled)
+
+
+def _filling(rows: Iterable[list], starts: dict, filled: dict[int, list[int]]) -> Iterator[list]:
+    active = []  # (column, last row, value) of the ranges the rows are in
+    for index, row in enumerate(rows):
+        if active:
+            active = [fill for fill in active if fill[1] >= index]
+            for column, _, value in active:
+                if column >= len(row):
+                    row.extend([""] * (column + 1 - len(row)))
+                if row[column] == "" or row[column] is None:
+                    row[column] = value
+                    filled.setdefault(index, []).append(column)
+        for column, last in starts.get(index, ()):
+            value = row[column] if column < len(row) else ""
+            if value != "" and value is not None:
+                active.append((column, last, value))
+        yield row
+
+
+def _note_filled(records: Records, filled: dict[int, list[int]], columns: dict[str, int], labels: dict) -> None:
+    """A repair noted on each record for each mapped cell _merged_down filled (and the chunk's rows forgotten)."""
+    fields = {index: name for name, index in columns.items()}
+    for record in records:
+        for column in filled.pop(record.row - 1, ()):
+            if column in fields:
+                record.repairs.append((label(fields[column], labels), MERGED_NOTE))
+    if records:
+        for index in [i for i in filled if i < records[-1].row]:  # rows of the chunk that were not data
+            del filled[index]
 
 
 def _cleaned(spec, labels, columns, chunk: list[tuple[int, list]], *, pinyin: bool = True) -> Records:

@@ -17,7 +17,8 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 import python_calamine
 
@@ -147,20 +148,23 @@ def check_safe(
     max_uncompressed: int = 500 * MiB,
     max_ratio: int = 200,
     inflate_check: bool = True,
-) -> None:
+) -> dict[str, list[list[int]]]:
     """Refuse oversize uploads and xlsx zip bombs before any reader decompresses them.
 
     First the zip's central directory: the declared sizes must stay under `max_uncompressed` in total and
     no large member may claim more than `max_ratio` times its compressed size. A directory can lie, so with
     `inflate_check` every member is then inflated into a counter (nothing kept) that stops at the first
     byte beyond its declared size or the total limit.
+
+    Returns what that pass learns on the way: the merged cells of each sheet of an xlsx (merged_cells), which
+    its streamed rows cannot tell (they come at the end of the sheet); {} for other files, or without the pass.
     """
     size = os.path.getsize(path)
     if size > max_bytes:
         raise FileRejected(f"文件过大：{size / MiB:.1f} MB，上限为 {max_bytes / MiB:.0f} MB")
     with open(path, "rb") as fh:
         if not fh.read(4).startswith(_ZIP):
-            return
+            return {}
     try:
         with zipfile.ZipFile(path) as zf:
             members = zf.infolist()
@@ -179,12 +183,16 @@ def check_safe(
             raise FileRejected(
                 f"压缩包内文件 {m.filename} 的压缩比超过 {max_ratio}:1，疑似压缩炸弹"
             )
-    if inflate_check:
-        _inflate_within_limits(path, members, max_uncompressed)
+    if not inflate_check:
+        return {}
+    merges = _inflate_within_limits(path, members, max_uncompressed)
+    return merged_by_sheet(path, merges) if merges else {}
 
 
-def _inflate_within_limits(path, members: list[zipfile.ZipInfo], max_uncompressed: int) -> None:
+def _inflate_within_limits(path, members: list[zipfile.ZipInfo], max_uncompressed: int) -> dict[str, list[list[int]]]:
+    """Inflate every member into a counter (check_safe); returns the merged cells of each worksheet member that has some."""
     total = 0
+    merges = {}
     with open(path, "rb") as fh:
         for m in members:
             fh.seek(m.header_offset)
@@ -197,7 +205,10 @@ def _inflate_within_limits(path, members: list[zipfile.ZipInfo], max_uncompresse
                 produced = m.compress_size
             elif m.compress_type == zipfile.ZIP_DEFLATED:
                 limit = min(m.file_size, max_uncompressed - total)
-                produced = _inflated_size(fh, m.compress_size, limit=limit)
+                scanner = _MergeScanner() if m.filename.startswith("xl/worksheets/") else None
+                produced = _inflated_size(fh, m.compress_size, limit=limit, seen=scanner)
+                if scanner and scanner.found:
+                    merges[m.filename] = scanner.found
             else:
                 raise FileRejected(f"压缩包内文件 {m.filename} 使用了不支持的压缩方式")
             if produced > m.file_size:
@@ -205,10 +216,12 @@ def _inflate_within_limits(path, members: list[zipfile.ZipInfo], max_uncompresse
             total += produced
             if total > max_uncompressed:
                 raise FileRejected(f"文件解压后超过上限 {max_uncompressed / MiB:.0f} MB，疑似压缩炸弹")
+    return merges
 
 
-def _inflated_size(fh, compressed: int, *, limit: int) -> int:
-    """Bytes the deflate stream yields, stopping (returning limit + 1) as soon as it passes `limit`."""
+def _inflated_size(fh, compressed: int, *, limit: int, seen=None) -> int:
+    """Bytes the deflate stream yields, stopping (returning limit + 1) as soon as it passes `limit`; each piece
+    inflated goes to `seen` too, if given."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     produced = 0
     left = compressed
@@ -225,8 +238,73 @@ def _inflated_size(fh, compressed: int, *, limit: int) -> int:
             produced += len(out)
             if produced > limit:
                 return limit + 1
+            if seen is not None:
+                seen(out)
             data = inflater.unconsumed_tail
     return produced
+
+
+# -- merged cells ----------------------------------------------------------------------------------
+# Counties merge a township's or a family's cell down over its rows: calamine gives the value in the first row
+# of the range only, and the rows below it would lose the place. The importer fills such a cell down
+# (prepare.py); a reader gives each sheet's ranges as [first row, first column, last row, last column], 0-based.
+
+MAX_MERGES = 100_000  # ranges kept per sheet: past that the sheet is not a list someone typed
+_MERGE = re.compile(rb'<mergeCell\b[^>]*?\bref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
+_MERGE_TAIL = 256  # bytes kept from one piece to the next: more than a <mergeCell …/> element
+
+
+class _MergeScanner:
+    """The <mergeCell ref="C3:C5"/> elements of a worksheet's XML, fed as it is inflated piece by piece."""
+
+    def __init__(self):
+        self.found: list[list[int]] = []
+        self.tail = b""
+
+    def __call__(self, piece: bytes) -> None:
+        if b"<mergeCell " not in piece and b"<mergeCell " not in self.tail + piece[:16]:  # most of a sheet: its cells
+            self.tail = self.tail[-_MERGE_TAIL:] + piece[-_MERGE_TAIL:] if len(piece) < _MERGE_TAIL else piece[-_MERGE_TAIL:]
+            return
+        text = self.tail + piece
+        cut = max(0, len(text) - _MERGE_TAIL)
+        for match in _MERGE.finditer(text):
+            if len(self.found) < MAX_MERGES:
+                first, last = _cell(match[1], match[2]), _cell(match[3], match[4])
+                self.found.append([first[0], first[1], last[0], last[1]])
+            cut = max(cut, match.end())
+        self.tail = text[cut:]
+
+
+def _cell(column: bytes, row: bytes) -> tuple[int, int]:
+    """(row, column), 0-based, of an A1 reference's parts."""
+    number = 0
+    for letter in column:
+        number = number * 26 + letter - 64
+    return int(row) - 1, number - 1
+
+
+def merged_by_sheet(path, merges: dict[str, list[list[int]]]) -> dict[str, list[list[int]]]:
+    """{sheet index as calamine counts them, as text (a JSON key): ranges} from {worksheet member: ranges}: the
+    workbook lists its sheets in order, each through its relationship to its part."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+            rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+        return {}
+    targets = {}
+    for rel in rels.findall("p:Relationship", ns):
+        target = rel.get("Target", "")
+        targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else "xl/" + target
+    found = {}
+    for index, sheet in enumerate(book.findall("m:sheets/m:sheet", ns)):
+        part = targets.get(sheet.get(f"{{{ns['r']}}}id"))
+        if part in merges:
+            found[str(index)] = merges[part]
+    return found
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -238,15 +316,21 @@ class Sheet:
     rows: Iterator[list]
     index: int = 0
     visible: bool = True
+    # Its merged cells ([first row, first column, last row, last column]); of a sheet calamine loads whole, known
+    # once its first row has been read.
+    merged: list = field(default_factory=list)
 
 
-def iter_sheets(path: str | os.PathLike, *, kind: str | None = None, checked: bool = False) -> list[Sheet]:
+def iter_sheets(path: str | os.PathLike, *, kind: str | None = None, checked: bool = False, merged: dict | None = None) -> list[Sheet]:
     """The worksheets of a file, each with a lazy row iterator (a sheet is read when its rows are).
 
-    Runs `check_safe` with its default limits unless `checked` says the caller already did with its own.
+    Runs `check_safe` with its default limits unless `checked` says the caller already did with its own; then
+    `merged` is what it returned, the merged cells of a streamed xlsx (None: they are found again).
     """
     if not checked:
-        check_safe(path)
+        merged = check_safe(path)
+    elif merged is None:
+        merged = merged_cells(path)
     kind = kind or sniff(path)
     if kind == "csv":
         return [Sheet(name="", rows=_csv_rows(path))]  # a CSV file has one table and no sheet name
@@ -259,23 +343,57 @@ def iter_sheets(path: str | os.PathLike, *, kind: str | None = None, checked: bo
         raise FileRejected("文件设有打开密码，请取消密码后再上传") from exc
     except Exception as exc:  # calamine raises several types for a broken or foreign file
         raise FileRejected(f"无法读取该 Excel 文件，文件可能已损坏或并非表格：{exc}") from exc
-    return [
-        Sheet(
-            name=meta.name,
-            rows=_xlsx_rows(path, index) if kind == "xlsx" and python_calamine_plus else _calamine_rows(workbook, index),
-            index=index,
-            visible=meta.visible == python_calamine.SheetVisibleEnum.Visible,
-        )
-        for index, meta in enumerate(metadata)
-        if meta.typ == python_calamine.SheetTypeEnum.WorkSheet
-    ]
+    sheets = []
+    for index, meta in enumerate(metadata):
+        if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
+            continue
+        sheet = Sheet(name=meta.name, rows=iter(()), index=index, visible=meta.visible == python_calamine.SheetVisibleEnum.Visible)
+        if kind == "xlsx" and python_calamine_plus:
+            sheet.rows, sheet.merged = _xlsx_rows(path, index), [list(r) for r in merged.get(str(index), ())]
+        else:
+            sheet.rows = _calamine_rows(workbook, index, sheet.merged)
+        sheets.append(sheet)
+    return sheets
 
 
-def _calamine_rows(workbook, index: int) -> Iterator[list]:
+def merged_cells(path) -> dict[str, list[list[int]]]:
+    """The merged cells of each sheet of an xlsx file, as check_safe finds them (one pass inflating its sheets)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.infolist() if m.filename.startswith("xl/worksheets/")]
+    except (zipfile.BadZipFile, OSError):
+        return {}
+    merges = {}
+    with open(path, "rb") as fh:
+        for m in members:
+            if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                continue
+            fh.seek(m.header_offset)
+            local = fh.read(30)
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            fh.seek(m.header_offset + 30 + name_len + extra_len)
+            scanner = _MergeScanner()
+            if m.compress_type == zipfile.ZIP_STORED:
+                scanner(fh.read(m.compress_size))
+            else:
+                _inflated_size(fh, m.compress_size, limit=m.file_size, seen=scanner)
+            if scanner.found:
+                merges[m.filename] = scanner.found
+    return merged_by_sheet(path, merges) if merges else {}
+
+
+def _calamine_rows(workbook, index: int, merged: list | None = None) -> Iterator[list]:
+    """The rows of a sheet calamine loads whole; its merged cells go into `merged` before the first row comes."""
     try:
         sheet = workbook.get_sheet_by_index(index)
     except Exception as exc:
         raise _sheet_unreadable(index, exc) from exc
+    try:
+        ranges = sheet.merged_cell_ranges or ()
+    except Exception:  # noqa: BLE001 — a format calamine keeps no ranges for: its cells stay as they are
+        ranges = ()
+    if merged is not None:
+        merged.extend([r0, c0, r1, c1] for (r0, c0), (r1, c1) in ranges[:MAX_MERGES])
     if sheet.start is None:  # an empty sheet
         return
     # iter_rows pads the rows above the data with blank rows but starts each row at the first used

@@ -102,7 +102,7 @@ def import_store(*, actor, source: str, upload, file_name: str, county_code: str
                 digest.update(block)
                 out.write(block)
         kind = readers.sniff(target)
-        readers.check_safe(target, max_bytes=MAX_UPLOAD_BYTES)
+        merged = readers.check_safe(target, max_bytes=MAX_UPLOAD_BYTES)
     except (ImportFailed, readers.FileRejected) as exc:
         target.unlink(missing_ok=True)
         raise ImportFailed(str(exc)) from exc
@@ -119,6 +119,7 @@ def import_store(*, actor, source: str, upload, file_name: str, county_code: str
         file_size=size,
         file_type=kind,
         stored_name=final.name,
+        merged_cells=merged,
         uploaded_by=actor,
     )
     return batch
@@ -221,7 +222,8 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
             ctx = Context(batch=batch, county=batch.county, source=PROVENANCE_SOURCE.get(batch.source, ""), actor=actor, now=now,
                           first_ids=fresh)
             header_error, labels, sheet = "", {}, ""
-            events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch))
+            events = functools.partial(prepared, path, kind=batch.file_type, spec=spec, override=_mapping_for(batch),
+                                       merged=batch.merged_cells)
             stream = in_child_process(events) if worth_a_process(total) else events()
             progress = _Progress(batch, total=total, indexes_deferred=len(deferred))
             with contextlib.closing(stream):  # a failure below stops the child process at once
