@@ -30,7 +30,7 @@ from kongchuo.audit.services import audit_record
 from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.core.masking import mask_in_text
 from kongchuo.imports import readers
-from kongchuo.imports.apply import Context, first_ids, insert_rows, refuse_strangers
+from kongchuo.imports.apply import Context, db_json, first_ids, insert_rows, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
 from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
 from kongchuo.imports.records import INCOMPLETE, PENDING_ID
@@ -434,7 +434,7 @@ def _finish(batch: ImportBatch, status: str, summary: dict, issues: list[RowIssu
     # As plain rows (apply.insert_rows): a first household list flags thousands of children without an ID number,
     # and bulk_create's per-value preparation was most of the time an import spent after its last row.
     insert_rows(RowIssue, ["batch", "sheet", "row", "column", "kind", "message", "raw"],
-                [(batch.pk, i.sheet, i.row, i.column, str(i.kind), i.message, connection.ops.adapt_json_value(i.raw, None))
+                [(batch.pk, i.sheet, i.row, i.column, str(i.kind), i.message, db_json(i.raw))
                  for i in issues])
     batch.status, batch.summary, batch.message, batch.progress = status, summary, message, summary.get("rows", 0)
     fields = ["status", "summary", "message", "progress"]
