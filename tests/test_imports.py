@@ -944,3 +944,16 @@ def test_cells_merged_down_over_a_townships_or_a_familys_rows_reach_every_row(wo
     before = domain_state()
     _, again = run(world, "household", write_merged_household(tmp_path / f"again{suffix}"))
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 6) and domain_state() == before
+
+
+def test_a_file_stored_before_its_merged_cells_were_kept_is_searched_for_them_when_read(world, tmp_path):
+    from tests.imports_messy_files import write_merged_household
+
+    path = write_merged_household(tmp_path / "合并.xlsx")
+    batch = import_store(actor=world.users["county_staff"], source="household", upload=path, file_name=path.name)
+    assert [2, 5, 5, 5] in batch.merged_cells["0"]  # 巴山镇 over four children, found on upload
+    ImportBatch.objects.filter(pk=batch.pk).update(merged_cells=None)  # as the migration leaves an older batch
+    batch.refresh_from_db()
+    summary = import_run(batch=batch, actor=world.users["county_staff"], dry_run=False)
+    assert summary["created"] == 6
+    assert Child.objects.get(name="郑四").township == world.township_a

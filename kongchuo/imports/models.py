@@ -53,8 +53,9 @@ class ImportBatch(models.Model):
     uploaded_at = models.DateTimeField("上传时间", auto_now_add=True)
     mapping = models.JSONField("列对应", default=dict, blank=True)
     header_rows = models.JSONField("表头行", default=list, blank=True)
-    # Each sheet's merged cells, found while checking the upload (readers.check_safe): {sheet index: ranges}.
-    merged_cells = models.JSONField("合并单元格", default=dict, blank=True)
+    # Each sheet's merged cells, found while checking the upload (readers.check_safe): {sheet index: ranges}; None for
+    # a batch stored before they were kept, whose file is searched for them again when it is read.
+    merged_cells = models.JSONField("合并单元格", null=True, blank=True, default=None)
     status = models.CharField("状态", max_length=20, choices=Status.choices, default=Status.UPLOADED)
     progress = models.PositiveIntegerField("已处理行数", default=0)
     total_rows = models.PositiveIntegerField("总行数", default=0)
