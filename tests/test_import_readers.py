@@ -340,3 +340,15 @@ def test_merged_cells_are_found_however_the_inflated_sheet_is_cut(piece):
     for start in range(0, len(xml), piece):
         scanner(xml[start : start + piece])
     assert scanner.found == [[0, 0, 0, 9], [2, 5, 5, 5], [9, 26, 11, 27]]
+
+
+def test_the_merged_cells_of_an_xlsx_stored_without_compression_are_found_too(tmp_path):
+    import zipfile
+
+    packed = messy.write_merged_household(tmp_path / "合并.xlsx")
+    stored = tmp_path / "stored.xlsx"
+    with zipfile.ZipFile(packed) as source, zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as target:
+        for member in source.infolist():
+            target.writestr(member.filename, source.read(member.filename))
+    assert check_safe(stored) == check_safe(packed) != {}
+    assert iter_sheets(stored, checked=True)[0].merged == check_safe(packed)["0"]

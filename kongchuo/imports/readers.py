@@ -195,28 +195,35 @@ def _inflate_within_limits(path, members: list[zipfile.ZipInfo], max_uncompresse
     merges = {}
     with open(path, "rb") as fh:
         for m in members:
-            fh.seek(m.header_offset)
-            local = fh.read(30)
-            if len(local) < 30 or local[:4] != b"PK\x03\x04":
-                raise FileRejected("文件已损坏：压缩包结构不完整")
-            name_len, extra_len = struct.unpack("<HH", local[26:30])
-            fh.seek(m.header_offset + 30 + name_len + extra_len)
+            _to_member_data(fh, m)
+            scanner = _MergeScanner() if m.filename.startswith(_WORKSHEETS) else None
             if m.compress_type == zipfile.ZIP_STORED:
                 produced = m.compress_size
+                if scanner:
+                    scanner(fh.read(min(m.compress_size, max_uncompressed)))
             elif m.compress_type == zipfile.ZIP_DEFLATED:
                 limit = min(m.file_size, max_uncompressed - total)
-                scanner = _MergeScanner() if m.filename.startswith("xl/worksheets/") else None
                 produced = _inflated_size(fh, m.compress_size, limit=limit, seen=scanner)
-                if scanner and scanner.found:
-                    merges[m.filename] = scanner.found
             else:
                 raise FileRejected(f"压缩包内文件 {m.filename} 使用了不支持的压缩方式")
+            if scanner and scanner.found:
+                merges[m.filename] = scanner.found
             if produced > m.file_size:
                 raise FileRejected(f"压缩包内文件 {m.filename} 的实际大小超过其声明的大小，疑似压缩炸弹")
             total += produced
             if total > max_uncompressed:
                 raise FileRejected(f"文件解压后超过上限 {max_uncompressed / MiB:.0f} MB，疑似压缩炸弹")
     return merges
+
+
+def _to_member_data(fh, member: zipfile.ZipInfo) -> None:
+    """Seek `fh` to where `member`'s (compressed) data begins, after its local header."""
+    fh.seek(member.header_offset)
+    local = fh.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        raise FileRejected("文件已损坏：压缩包结构不完整")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fh.seek(member.header_offset + 30 + name_len + extra_len)
 
 
 def _inflated_size(fh, compressed: int, *, limit: int, seen=None) -> int:
@@ -250,6 +257,7 @@ def _inflated_size(fh, compressed: int, *, limit: int, seen=None) -> int:
 # (prepare.py); a reader gives each sheet's ranges as [first row, first column, last row, last column], 0-based.
 
 MAX_MERGES = 100_000  # ranges kept per sheet: past that the sheet is not a list someone typed
+_WORKSHEETS = "xl/worksheets/"  # where an xlsx keeps its sheets' parts
 _MERGE = re.compile(rb'<mergeCell\b[^>]*?\bref="([A-Z]{1,3})([0-9]{1,7}):([A-Z]{1,3})([0-9]{1,7})"')
 _MERGE_TAIL = 256  # bytes kept from one piece to the next: more than a <mergeCell …/> element
 
@@ -360,7 +368,7 @@ def merged_cells(path) -> dict[str, list[list[int]]]:
     """The merged cells of each sheet of an xlsx file, as check_safe finds them (one pass inflating its sheets)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.infolist() if m.filename.startswith("xl/worksheets/")]
+            members = [m for m in zf.infolist() if m.filename.startswith(_WORKSHEETS)]
     except (zipfile.BadZipFile, OSError):
         return {}
     merges = {}
@@ -368,10 +376,7 @@ def merged_cells(path) -> dict[str, list[list[int]]]:
         for m in members:
             if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 continue
-            fh.seek(m.header_offset)
-            local = fh.read(30)
-            name_len, extra_len = struct.unpack("<HH", local[26:30])
-            fh.seek(m.header_offset + 30 + name_len + extra_len)
+            _to_member_data(fh, m)
             scanner = _MergeScanner()
             if m.compress_type == zipfile.ZIP_STORED:
                 scanner(fh.read(m.compress_size))
