@@ -152,7 +152,7 @@ def test_pinyin_worked_out_while_preparing_goes_into_a_new_childs_row_only_for_i
 def test_a_numbered_rows_quick_pass_keeps_what_the_full_tests_keep():
     """iter_data_rows lets a row that starts with a number (序号) and holds no text of the header through at once:
     the rows it keeps must be those the blank, footer and repeated-header tests keep."""
-    from kongchuo.imports.headers import _filled_cells, _is_footer, detect_header, iter_data_rows
+    from kongchuo.imports.headers import _filled_cells, _is_footer, detect_header, iter_data_rows, says_nothing
 
     header = ["序号", "姓名", "性别", "出生日期", "身份证号", "备注"]
     rows = [["城口县适龄儿童花名册"], header]
@@ -162,14 +162,20 @@ def test_a_numbered_rows_quick_pass_keeps_what_the_full_tests_keep():
         number = VALID if i % 4 else odd[(i // 4) % len(odd)]
         rows.append([first, "张三" if i % 5 else odd[i % len(odd)], odd[(i * 7) % len(odd)], "2012-03-05" if i % 6 else "", number,
                      odd[(i * 3) % len(odd)]])
+    # A template's row numbers below the rows filled in, one with a number in 备注 too, one with a remark (kept: text).
+    rows += [[401], [402, "", None, " ", "", ""], ["403 ", ""], [404, "", "", "", "", 7], [405, "", "", "", "", "已迁出"]]
     rows += [[1, "姓名", "性别", "出生日期", "身份证号", "备注"], [None] * 6, ["制表人：王五", "", "审核人：赵六"]]
     match = detect_header(rows[:20], ["name", "gender", "birth_date", "id_number"], required=["name"])
+    mapped = sorted(match.columns.values())
     full = [(i, r) for i, r in enumerate(rows)
-            if i >= match.data_start and (f := _filled_cells(r)) and not _is_footer(f) and not match.is_header_repeat(r, f)]
+            if i >= match.data_start and (f := _filled_cells(r)) and not _is_footer(f) and not match.is_header_repeat(r, f)
+            and not says_nothing(r, mapped)]
     assert list(iter_data_rows(rows, match)) == full
     kept = {i for i, _ in full}
     assert 150 < len(full) < len(rows) - 20  # most kept, through the quick pass or by the full tests; some dropped
     assert {i for i, r in enumerate(rows) if type(r[0]) is int and i not in kept}  # a numbered row dropped too
+    assert [r[0] for r in rows[-8:] if _filled_cells(r) and says_nothing(r, mapped)] == [401, 402, "403 ", 404]
+    assert any(r[0] == 405 for _, r in full)
 
 
 def test_a_chunk_with_no_mapped_column_or_no_row():

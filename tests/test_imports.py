@@ -957,3 +957,34 @@ def test_a_file_stored_before_its_merged_cells_were_kept_is_searched_for_them_wh
     summary = import_run(batch=batch, actor=world.users["county_staff"], dry_run=False)
     assert summary["created"] == 6
     assert Child.objects.get(name="郑四").township == world.township_a
+
+
+def test_a_templates_row_numbers_below_the_rows_filled_in_are_blank_rows_not_children_without_a_name(world, tmp_path):
+    """A county's template numbers its rows (序号) further down than the township filled it in, and merges the township's
+    cell down over them all: those rows are skipped as blank, not refused (which would refuse the whole file)."""
+    from tests.imports_messy_files import write_merged_household
+
+    rows = household_rows()
+    numbered = [rows[0], ["序号", *rows[1]], *[[n + 1, *row] for n, row in enumerate(rows[2:5])], [4], [5, "", " "], ["6"], *rows[5:]]
+    batch, summary = run(world, "household", household_file(tmp_path, numbered))
+    assert (summary["rows"], summary["created"], summary["rejected"]) == (3, 3, 0), list(batch.issues.values_list("row", "message"))
+
+    path = write_merged_household(tmp_path / "合并.xlsx")
+    import xlsxwriter  # the same list with two more numbered rows inside the township's merged cell, one blank between
+    from python_calamine import CalamineWorkbook
+
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    workbook = xlsxwriter.Workbook(tmp_path / "template.xlsx")
+    ws = workbook.add_worksheet("花名册")
+    body = [*sheet[2:8], [7], [], [8]]
+    for r, row in enumerate([*sheet[:2], *body]):
+        for c, value in enumerate(row):
+            if value not in ("", None):
+                ws.write(r, c, value)
+    ws.merge_range(2, 5, 10, 5, "巴山镇")  # down to the last numbered row
+    ws.merge_range(2, 6, 5, 6, "巴山村")
+    ws.merge_range(6, 6, 7, 6, "坪坝村")
+    workbook.close()
+    batch, summary = run(world, "household", tmp_path / "template.xlsx")
+    assert (summary["created"], summary["rejected"]) == (6, 0), list(batch.issues.values_list("row", "message"))
+    assert Child.objects.get(name="冯六").township == world.township_a  # the township's cell, merged down past them

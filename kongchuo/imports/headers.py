@@ -394,17 +394,42 @@ def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[i
     skipped.
     """
     header = match.header_cells
+    mapped = sorted(match.columns.values())
     for index, row in enumerate(rows):
         if index < match.data_start:
             continue
-        if row and type(row[0]) in (int, float) and header and header.isdisjoint([c.strip() for c in row if isinstance(c, str)]):
-            # The usual row of a numbered list (序号): not blank, no footer (its first cell is not text), and no text of
-            # the header in it (what is_header_repeat looks for first), as the tests below would find.
+        if (row and type(row[0]) in (int, float) and header and header.isdisjoint([c.strip() for c in row if isinstance(c, str)])
+                and _fills_a_column(row, mapped)):
+            # The usual row of a numbered list (序号): not blank, no footer (its first cell is not text), no text of the
+            # header in it (what is_header_repeat looks for first), something in a column read: as the tests below find.
             yield index, row
             continue
-        filled = _filled_cells(row)  # once for the three tests: every row of the file comes here
-        if filled and not _is_footer(filled) and not match.is_header_repeat(row, filled):
+        filled = _filled_cells(row)  # once for the tests: every row of the file comes here
+        if filled and not _is_footer(filled) and not match.is_header_repeat(row, filled) and not says_nothing(row, mapped):
             yield index, row
+
+
+def _fills_a_column(row: list, mapped: list[int]) -> bool:
+    """Whether a cell of the row in one of the `mapped` columns is not blank (the first, a name, mostly is not)."""
+    width = len(row)
+    for j in mapped:
+        if j < width and (cell := row[j]) is not None and cell != "" and (type(cell) is not str or cell.strip()):
+            return True
+    return False
+
+
+def says_nothing(row: list, mapped: list[int]) -> bool:
+    """Whether the row's only filled cells are numbers outside the `mapped` columns: a template's row numbers (序号)
+    printed down a sheet that was filled in only so far. Such a row is blank, not a child without a name."""
+    if _fills_a_column(row, mapped):
+        return False
+    for cell in row:
+        if isinstance(cell, str):
+            if (text := cell.strip()) and not text.isdigit():
+                return False
+        elif cell is not None and not isinstance(cell, int | float):
+            return False
+    return True
 
 
 def iter_records(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -38,7 +38,7 @@ from multiprocessing.reduction import ForkingPickler
 from django.conf import settings
 
 from kongchuo.imports import readers
-from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header
+from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header, says_nothing
 from kongchuo.imports.records import Records, clean_chunk, columns_for, label, settle_identity, with_pinyin
 
 CHUNK = 2000
@@ -79,7 +79,7 @@ def prepared(
         yield ("sheet", info, labels)
         columns = columns_for(match.columns)
         filled: dict[int, list[int]] = {}
-        rows = _merged_down(itertools.chain(head, sheet.rows), sheet.merged, match.data_start, filled)
+        rows = _merged_down(itertools.chain(head, sheet.rows), sheet.merged, match, filled)
         rows = iter_data_rows(rows, match)
         while chunk := list(itertools.islice(rows, CHUNK)):
             records = _cleaned(spec, labels, columns, chunk, pinyin=not lagging())
@@ -91,25 +91,27 @@ def prepared(
 MERGED_NOTE = "合并单元格，已按合并区域首行的值填入"
 
 
-def _merged_down(rows: Iterable[list], ranges: list, start: int, filled: dict[int, list[int]]) -> Iterable[list]:
-    """`rows` (from the sheet's first) with the cells of a range merged down over data rows (from row index `start`)
+def _merged_down(rows: Iterable[list], ranges: list, match, filled: dict[int, list[int]]) -> Iterable[list]:
+    """`rows` (from the sheet's first) with the cells of a range merged down over data rows (below `match`'s header)
     given the value of its first row, where they are blank (calamine gives it to the first row only): a township
     or a family's address typed once for its rows. Down only: a range merged across columns keeps its value in its
-    first column. `filled` gets {row index: the columns filled}."""
+    first column. A row that says nothing of its own (blank, or a template's row number) is left so, not made a
+    child without a name. `filled` gets {row index: the columns filled}."""
     starts = collections.defaultdict(list)  # row index → (column, last row) of each range beginning there
     for first, left, last, right in ranges:
-        if first >= start and last > first:
+        if first >= match.data_start and last > first:
             starts[first].extend((column, last) for column in range(left, right + 1))
     if not starts:
         return rows
-    return _filling(rows, starts, filled)
+    return _filling(rows, starts, sorted(match.columns.values()), filled)
 
 
-def _filling(rows: Iterable[list], starts: dict, filled: dict[int, list[int]]) -> Iterator[list]:
+def _filling(rows: Iterable[list], starts: dict, mapped: list[int], filled: dict[int, list[int]]) -> Iterator[list]:
     active = []  # (column, last row, value) of the ranges the rows are in
     for index, row in enumerate(rows):
         if active:
             active = [fill for fill in active if fill[1] >= index]
+        if active and not says_nothing(row, mapped):
             for column, _, value in active:
                 if column >= len(row):
                     row.extend([""] * (column + 1 - len(row)))
