@@ -269,3 +269,20 @@ def test_the_pinyin_search_has_prefix_indexes_only_where_the_database_can_use_th
             assert "child_pinyin_prefix" in "".join(row[0] for row in cursor.fetchall())
     assert [c.name for c in child_list_for_user(world.users["county_staff"], ChildFilters(q="ZXM"))] == ["张小明"]
     assert [c.name for c in child_list_for_user(world.users["county_staff"], ChildFilters(q="lixiao"))] == ["李小红"]
+
+
+def test_provenance_keeps_no_index_nothing_looks_up_and_a_deleted_batch_still_lets_go_of_it(world, tmp_path):
+    """FieldProvenance's batch and recorded_by have no index of their own (migration people 0009): every provenance
+    row would keep them up, and nothing asks which children an import or a user supplied. Deleting a batch still
+    sets its rows' batch to NULL."""
+    from kongchuo.imports.models import ImportBatch
+
+    provenance = [sql for sql in index_definitions().values() if "people_fieldprovenance" in sql]
+    assert not [sql for sql in provenance if "batch_id" in sql or "recorded_by_id" in sql], provenance
+    assert any('"source", "child_id"' in sql or "(source, child_id)" in sql for sql in provenance), provenance
+    path = household_list(tmp_path / "l.csv", 3)
+    batch = import_store(actor=world.users["county_staff"], source="household", upload=path, file_name=path.name)
+    import_run(batch=batch, actor=world.users["county_staff"], dry_run=False)
+    assert FieldProvenance.objects.filter(batch=batch).count() == 3
+    ImportBatch.objects.filter(pk=batch.pk).delete()
+    assert FieldProvenance.objects.filter(batch__isnull=True, source="household").count() >= 3

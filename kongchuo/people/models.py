@@ -185,12 +185,18 @@ class FieldProvenance(models.Model):
     # Field → the value this source last gave for it that precedence did not keep (as IdentityConflict shows a
     # value); a field leaves it when the source's value is the one held again, or is taken.
     refused = models.JSONField("未采用的值", default=dict, blank=True)
+    # Neither `batch` nor `recorded_by` is looked up by (nothing asks which children an import or a user supplied): no
+    # index of their own, which every provenance row would keep up (a county's first police list writes 200,000) for
+    # the rare deletion of a batch or user, which then sets them to NULL through a scan of the table.
     batch = models.ForeignKey(
-        "imports.ImportBatch", verbose_name="导入批次", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "imports.ImportBatch", verbose_name="导入批次", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     reference = models.CharField("来源批次", max_length=100, blank=True)
     recorded_at = models.DateTimeField("记录时间")
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         verbose_name = "字段来源"
