@@ -988,3 +988,18 @@ def test_a_templates_row_numbers_below_the_rows_filled_in_are_blank_rows_not_chi
     batch, summary = run(world, "household", tmp_path / "template.xlsx")
     assert (summary["created"], summary["rejected"]) == (6, 0), list(batch.issues.values_list("row", "message"))
     assert Child.objects.get(name="冯六").township == world.township_a  # the township's cell, merged down past them
+
+
+def test_an_id_number_typed_into_a_header_row_is_masked_where_the_summary_shows_the_header(world, tmp_path, client):
+    """A two-row header whose lower row has an ID number under 备注: the batch's summary names the columns masked,
+    in the page's column choices too, and the file still imports."""
+    rows = [["姓名", "性别", "出生日期", "身份证号", "监护人", "", "备注"],
+            ["", "", "", "", "姓名", "电话", N2],
+            ["刘小军", "男", "2015.3.5", N1, "刘大军", "13800001111", ""]]
+    batch, summary = run(world, "household", write_xlsx(tmp_path / "a.xlsx", {"s": rows}), dry_run=True)
+    assert summary["created"] == 1 and summary["sheets"][0]["header_rows"] == [1, 2]
+    assert N2 not in json.dumps(summary, ensure_ascii=False)
+    assert f"备注{N2[:6]}" in summary["sheets"][0]["labels"][-1]  # masked as everywhere: the first six digits kept
+    client.force_login(world.users["county_staff"])
+    page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
+    assert N2 not in page and "监护人电话" in page

@@ -37,6 +37,7 @@ from multiprocessing.reduction import ForkingPickler
 
 from django.conf import settings
 
+from kongchuo.core.masking import mask_in_text
 from kongchuo.imports import readers
 from kongchuo.imports.headers import HeaderNotFound, detect_header, holds_ids, iter_data_rows, likely_header, says_nothing
 from kongchuo.imports.records import Records, clean_chunk, columns_for, label, settle_identity, with_pinyin
@@ -69,12 +70,12 @@ def prepared(
             yield ("skipped", f"{where}：{exc}", guess)
             continue
         labels = {f: match.labels[i] for f, i in match.columns.items()}
-        info = {
+        info = {  # kept in the batch's summary and shown: an ID number typed into a header row is masked there too
             "sheet": sheet.name,
             "header_rows": [r + 1 for r in match.header_rows],
-            "columns": labels,
-            "unknown": match.unknown,
-            "labels": [str(x) for x in match.labels],
+            "columns": {f: mask_in_text(str(label)) for f, label in labels.items()},
+            "unknown": [mask_in_text(str(x)) for x in match.unknown],
+            "labels": [mask_in_text(str(x)) for x in match.labels],
         }
         yield ("sheet", info, labels)
         columns = columns_for(match.columns)
