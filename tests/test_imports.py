@@ -1003,3 +1003,17 @@ def test_an_id_number_typed_into_a_header_row_is_masked_where_the_summary_shows_
     client.force_login(world.users["county_staff"])
     page = client.get(reverse("import_detail", args=[batch.pk])).content.decode()
     assert N2 not in page and "监护人电话" in page
+
+
+def test_the_list_of_imports_does_not_load_each_batchs_merged_cells(world, tmp_path, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.imports_messy_files import write_merged_household
+
+    run(world, "household", write_merged_household(tmp_path / "合并.xlsx"), dry_run=True)
+    client.force_login(world.users["county_staff"])
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("import_list")).status_code == 200
+    listing = [q["sql"] for q in queries if "imports_importbatch" in q["sql"] and "SELECT" in q["sql"]]
+    assert listing and not any("merged_cells" in sql for sql in listing)

@@ -200,7 +200,8 @@ def imports_for(user: User) -> QuerySet:
 
     if not allowed_sources(user):
         raise PermissionDenied("您的角色无权导入名单")
-    qs = ImportBatch.objects.filter(county=user.division).select_related("uploaded_by", "applied_by")
+    # A batch's merged cells are read only by its import (a sheet can have thousands): not by the pages listing batches.
+    qs = ImportBatch.objects.filter(county=user.division).select_related("uploaded_by", "applied_by").defer("merged_cells")
     if user.role == Role.DEPARTMENT_LIAISON:
         qs = qs.filter(uploaded_by=user)
     return qs

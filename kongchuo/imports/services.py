@@ -167,7 +167,8 @@ def mark_interrupted(county) -> int:
     """
     now = timezone.now()
     stale = []
-    for batch in ImportBatch.objects.filter(county=county, status__in=[ImportBatch.Status.APPLYING, ImportBatch.Status.QUEUED]):
+    running = ImportBatch.objects.filter(county=county, status__in=[ImportBatch.Status.APPLYING, ImportBatch.Status.QUEUED])
+    for batch in running.only("id", "uploaded_at"):
         path = progress_path(batch)
         last = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC) if path.exists() else batch.uploaded_at
         if now - last > STALE_AFTER:
