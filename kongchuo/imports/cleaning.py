@@ -141,9 +141,11 @@ def _checked_id(text: str, repairs: list[str]) -> Cleaned:
 # -- dates -----------------------------------------------------------------------------------------
 
 _TRAILING_TIME = re.compile(r"[ T]+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
-_YMD = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*[日号]?$")
+# Between year, month and day: what people type (a full-width comma or stop is one after NFKC); after the day, a
+# stray separator (2012.3.5.) is dropped too.
+_YMD = re.compile(r"^(\d{4})\s*[-./,年]\s*(\d{1,2})\s*[-./,月]\s*(\d{1,2})\s*[日号]?\s*[-./,。]?$")
 _YMD_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_YM = re.compile(r"^(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?$")
+_YM = re.compile(r"^(\d{4})\s*[-./,年]\s*(\d{1,2})\s*月?\s*[-./,。]?$")
 _YM_COMPACT = re.compile(r"^(\d{4})(\d{2})$")
 _SERIAL = re.compile(r"^(\d{4,5})(\.\d+)?$")
 
@@ -313,6 +315,8 @@ def _phone(text: str) -> str | None:
     compact = re.sub(r"^(\+?86)(?=1[3-9]\d{9}$)", "", compact)
     if _MOBILE.match(compact) or _LOCAL.match(compact):
         return compact
+    if "-" in compact and _MOBILE.match(mobile := re.sub(r"^(\+?86)(?=1[3-9]\d{9}$)", "", compact.replace("-", ""))):
+        return mobile  # 138-0000-1111, +86-138…: a mobile number has no area code to keep apart
     if m := _LANDLINE.match(compact):
         return f"{m.group(1)}-{m.group(2)}" if "-" in compact else compact
     return None
