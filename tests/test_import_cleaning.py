@@ -54,6 +54,10 @@ def test_blank_id_is_absent_not_an_error():
         (f'="{ID1}"', "强制文本"),
         (f"'{ID1}", "强制文本"),
         (int(ID1), "以数字形式保存"),
+        (f"身份证：{ID1}", "已取出其中的证件号"),  # words, quotes or a remark around the number
+        (f'"{ID1}"', "已取出其中的证件号"),
+        (f"{ID1}（已核实）", "已取出其中的证件号"),
+        (f"身份证号 {ID_X[:6]} {ID_X[6:].lower()}", "已取出其中的证件号"),
     ],
 )
 def test_repairable_id_numbers_are_repaired_and_reported(cell, note):
@@ -97,6 +101,9 @@ def test_a_15_digit_legacy_number_is_upgraded(cell):
         ("50022920120305", "长度"),
         (_with_check_digit("50022920121305001"), "出生日期20121305不存在"),
         (True, "逻辑值"),
+        (f"身份证：{ID1} 电话13800001111", "长度"),  # another number beside it: which is the ID is not guessed
+        (f"{ID1}/{ID_X}", "长度"),
+        (f"{ID1}2", "长度"),
     ],
 )
 def test_invalid_id_numbers_are_refused_with_the_reason(cell, error):

@@ -122,12 +122,29 @@ def clean_id_number(cell: Any) -> Cleaned:
             repairs.append("证件号带有“.0”后缀（曾以数字保存），已去除")
         # Otherwise normalise_id_number folds full-width digits, spaces and x itself, and says so.
     compact = _ID_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    if not _ID_CHARACTERS.match(compact) and (number := _embedded_id(compact)):
+        text = compact = number
+        repairs.append(_EMBEDDED_NOTE)
     if len(compact) == 17 and compact.isdigit():
         if ric.calc_check_digit(compact + "0") != "X":
             return Cleaned(None, error="证件号只有17位，缺少末位校验码")
         text = compact + "X"
         repairs.append("证件号末位X丢失（曾以数字保存），已按校验码补回X")
     return _checked_id(text, repairs)
+
+
+_ID_CHARACTERS = re.compile(r"^[0-9X]*$")
+_EMBEDDED = re.compile(r"(?<![0-9])[0-9]{17}[0-9X](?![0-9X])")
+_EMBEDDED_NOTE = "证件号单元格中还有其他文字（如“身份证：”、引号、备注），已取出其中的证件号"
+
+
+def _embedded_id(compact: str) -> str | None:
+    """The one 18-character number in a cell that has words or marks around it (身份证：…, "…", …（已核）), when no other
+    digit is in the cell (a phone number or a date beside it: which is the number is not for us to guess)."""
+    found = _EMBEDDED.findall(compact)
+    if len(found) == 1 and sum(ch.isdigit() for ch in compact) == sum(ch.isdigit() for ch in found[0]):
+        return found[0]
+    return None
 
 
 def _checked_id(text: str, repairs: list[str]) -> Cleaned:
