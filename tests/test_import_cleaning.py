@@ -190,6 +190,11 @@ def test_unknown_genders_are_refused(cell):
         ("买买提.艾力", "买买提·艾力", True),
         ("阿依古丽•吐尔逊", "阿依古丽·吐尔逊", True),
         ("买买提·艾力", "买买提·艾力", False),
+        ("张三（女）", "张三", True),  # a remark in brackets after the name, a mark to pick the row out, Excel's apostrophe
+        ("李四(已转学) (残疾)", "李四", True),
+        ("※王五", "王五", True),
+        ("赵六*", "赵六", True),
+        ("'孙七", "孙七", True),
         ("王\u3000小明", "王小明", True),
     ],
 )
@@ -199,7 +204,11 @@ def test_names_are_cleaned_and_repairs_noted(cell, value, repaired):
     assert bool(cleaned.repairs) is repaired
 
 
-@pytest.mark.parametrize(("cell", "error"), [("", "姓名为空"), (None, "姓名为空"), ("王小明2", "含有数字"), (3.0, "不是文字")])
+@pytest.mark.parametrize(("cell", "error"), [
+    ("", "姓名为空"), (None, "姓名为空"), ("王小明2", "含有数字"), (3.0, "不是文字"),
+    ("无", "姓名为空（填的是“无”）"), ("不详", "姓名为空"), ("null", "姓名为空"), ("/", "姓名为空"), ("（空）", "姓名为空"),  # placeholders
+    ("*", "姓名为空"), ("张三、李四", "几个人的名字"), ("王五/赵六", "几个人的名字"), ("（女）", "括号"), ("张(三)明", "括号"),
+])
 def test_bad_names_are_refused(cell, error):
     assert error in clean_name(cell).error
 

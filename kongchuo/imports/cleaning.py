@@ -271,23 +271,50 @@ NAME_LENGTH = 40  # as people_child.name and people_guardian.name hold (PostgreS
 ADDRESS_LENGTH = 200  # as the children's addresses hold
 
 
+# What a clerk types where there is no name: not a child called 无.
+_PLACEHOLDERS = {"无", "空", "暂无", "不详", "未知", "待定", "待查", "待补", "缺", "略", "NULL", "NONE", "N/A", "NA",
+                 "-", "--", "—", "——", "/", "\\", "?", "??", "？", "…", "……", "(空)", "(无)"}
+PLACEHOLDER_NAMES = frozenset(_PLACEHOLDERS | {p.lower() for p in _PLACEHOLDERS} | {p.capitalize() for p in _PLACEHOLDERS})
+_NAME_NOTE = re.compile(r"^(.+?)\s*\(([^()]*)\)$")  # 张三（女）, 李四(已转学): a remark after the name, in brackets
+_NAME_MARKS = "*※#★☆△▲●◆■"  # marks a clerk puts before or after a name to pick a row out
+_SEVERAL_NAMES = re.compile(r"[、,;/]")  # 张三、李四: two children in one cell
+
+
 def clean_name(cell: Any) -> Cleaned:
-    """A person's name: full-width folded, stray spaces dropped, interpunct unified (买买提·艾力)."""
-    if type(cell) is str and cell.isalpha() and unicodedata.is_normalized("NFKC", cell) and len(cell) <= NAME_LENGTH:
+    """A person's name: full-width folded, stray spaces dropped, interpunct unified (买买提·艾力); a remark in brackets
+    after it, a mark around it or an apostrophe forcing text taken off (noted); a placeholder (无, 不详, /) is no name."""
+    if (type(cell) is str and cell.isalpha() and unicodedata.is_normalized("NFKC", cell) and len(cell) <= NAME_LENGTH
+            and cell not in PLACEHOLDER_NAMES):
         return Cleaned(cell)  # the usual cell (letters only: no space, digit or interpunct to fix), as below would find it
     if _is_blank(cell):
         return Cleaned(None, error="姓名为空")
     if not isinstance(cell, str):
         return Cleaned(None, error=f"姓名“{cell}”不是文字")
-    name = names.clean_name(cell)
+    repairs = []
+    name = names.clean_name(_unwrap(cell.strip()))
+    if name.upper() in PLACEHOLDER_NAMES:
+        return Cleaned(None, error=f"姓名为空（填的是“{name}”）")
+    if (stripped := name.strip(_NAME_MARKS)) != name:
+        if not stripped:
+            return Cleaned(None, error=f"姓名为空（填的是“{name}”）")
+        name = stripped
+        repairs.append("姓名前后的标记符号已去除")
+    while (m := _NAME_NOTE.match(name)) and m[1].strip(_NAME_MARKS) and m[1].upper() not in PLACEHOLDER_NAMES:
+        name = m[1]
+        repairs.append(f"姓名后括号中的“{m[2]}”不是姓名的一部分，已去除")
+    if _SEVERAL_NAMES.search(name):
+        return Cleaned(None, error=f"姓名“{name}”像是几个人的名字，请每人一行")
+    if "(" in name or ")" in name:
+        return Cleaned(None, error=f"姓名“{name}”中有括号，请只填姓名")
     if not name:
         return Cleaned(None, error="姓名为空")
     if any(ch.isdigit() for ch in name):
         return Cleaned(None, error=f"姓名“{name}”含有数字")
     if len(name) > NAME_LENGTH:
         return Cleaned(None, error=f"姓名过长（超过{NAME_LENGTH}个字）")
-    repairs = ("姓名中的空格或间隔号已规范",) if name != cell.strip() else ()
-    return Cleaned(name, repairs)
+    if not repairs and name != cell.strip():
+        repairs.append("姓名中的空格或间隔号已规范")
+    return Cleaned(name, tuple(repairs))
 
 
 def clean_optional_name(cell: Any) -> Cleaned:
@@ -460,7 +487,8 @@ _RETOUCHED = re.compile("[^\\S ]|  |^ | \\Z|[" + "".join(map(chr, _WIDTH)) + "]"
 def quick_names(cells: list) -> list:
     """clean_name's (and clean_optional_name's) usual cell: letters only, already NFKC, not too long."""
     normal = unicodedata.is_normalized
-    return [c if type(c) is str and c.isalpha() and len(c) <= NAME_LENGTH and normal("NFKC", c) else SLOW for c in cells]
+    return [c if type(c) is str and c.isalpha() and len(c) <= NAME_LENGTH and normal("NFKC", c) and c not in PLACEHOLDER_NAMES
+            else SLOW for c in cells]
 
 
 def quick_texts(cells: list, max_length: int | None = None) -> list:
