@@ -158,10 +158,6 @@ class Context:
             adapted = self.adapted_dates[value] = self.adapt_date(value)
         return adapted
 
-    @staticmethod
-    def db_json(value) -> str:
-        return db_json(value)
-
     @property
     def today(self) -> dt.date:
         return timezone.localdate(self.now)  # the county's calendar day
@@ -689,18 +685,18 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
             row.batch, row.reference, row.recorded_at, row.recorded_by = ctx.batch, ctx.reference, ctx.now, ctx.actor
             update.append(row)
 
-    nothing = ctx.db_json({})
+    nothing = db_json({})
 
     @functools.cache  # a list has a handful of distinct field sets
     def as_json(fields: tuple | frozenset) -> str:
-        return ctx.db_json(sorted(set(fields)))
+        return db_json(sorted(set(fields)))
 
     # A new row's fields all came with this batch: its `batches` map stays empty (FieldProvenance.batches), a fifth
     # of the row, which every child of a county's first police list has.
     insert_rows(
         FieldProvenance,
         ["child", "fields", "refused"],
-        [(child_id, as_json(fields), ctx.db_json(new_refused[child_id]) if child_id in new_refused else nothing)
+        [(child_id, as_json(fields), db_json(new_refused[child_id]) if child_id in new_refused else nothing)
          for child_id, fields in new.items()],
         {"source": ctx.db_value(ctx.source), "batch": batch, "batches": nothing, "reference": ctx.reference,
          "recorded_at": ctx.db_now, "recorded_by": ctx.actor_id},

@@ -354,12 +354,14 @@ def clean_phone(cell: Any) -> Cleaned:
     return Cleaned(value, tuple(repairs))
 
 
+_COUNTRY_CODE = re.compile(r"^(\+?86)(?=1[3-9]\d{9}$)")  # before a mobile number
+
+
 def _phone(text: str) -> str | None:
-    compact = re.sub(r"[\s()（）]", "", text)
-    compact = re.sub(r"^(\+?86)(?=1[3-9]\d{9}$)", "", compact)
+    compact = _COUNTRY_CODE.sub("", re.sub(r"[\s()（）]", "", text))
     if _MOBILE.match(compact) or _LOCAL.match(compact):
         return compact
-    if "-" in compact and _MOBILE.match(mobile := re.sub(r"^(\+?86)(?=1[3-9]\d{9}$)", "", compact.replace("-", ""))):
+    if "-" in compact and _MOBILE.match(mobile := _COUNTRY_CODE.sub("", compact.replace("-", ""))):
         return mobile  # 138-0000-1111, +86-138…: a mobile number has no area code to keep apart
     if m := _LANDLINE.match(compact):
         return f"{m.group(1)}-{m.group(2)}" if "-" in compact else compact

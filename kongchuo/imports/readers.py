@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover — an installation without the optional
     python_calamine_plus = None
 
 MiB = 1024 * 1024
+MAX_UNCOMPRESSED = 500 * MiB  # an xlsx's parts inflated, in all (check_safe)
 KINDS = ("xlsx", "xls", "csv")
 _ACCEPTED = "请上传 .xlsx、.xls 或 .csv 文件"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -145,7 +146,7 @@ def check_safe(
     path: str | os.PathLike,
     *,
     max_bytes: int = 50 * MiB,
-    max_uncompressed: int = 500 * MiB,
+    max_uncompressed: int = MAX_UNCOMPRESSED,
     max_ratio: int = 200,
     inflate_check: bool = True,
 ) -> dict[str, list[list[int]]]:
@@ -271,7 +272,7 @@ class _MergeScanner:
 
     def __call__(self, piece: bytes) -> None:
         if b"<mergeCell " not in piece and b"<mergeCell " not in self.tail + piece[:16]:  # most of a sheet: its cells
-            self.tail = self.tail[-_MERGE_TAIL:] + piece[-_MERGE_TAIL:] if len(piece) < _MERGE_TAIL else piece[-_MERGE_TAIL:]
+            self.tail = (self.tail + piece[-_MERGE_TAIL:])[-_MERGE_TAIL:]
             return
         text = self.tail + piece
         cut = max(0, len(text) - _MERGE_TAIL)
@@ -365,25 +366,13 @@ def iter_sheets(path: str | os.PathLike, *, kind: str | None = None, checked: bo
 
 
 def merged_cells(path) -> dict[str, list[list[int]]]:
-    """The merged cells of each sheet of an xlsx file, as check_safe finds them (one pass inflating its sheets)."""
+    """The merged cells of each sheet of an xlsx file, as check_safe finds them: its pass over the sheets alone."""
     try:
         with zipfile.ZipFile(path) as zf:
             members = [m for m in zf.infolist() if m.filename.startswith(_WORKSHEETS)]
     except (zipfile.BadZipFile, OSError):
         return {}
-    merges = {}
-    with open(path, "rb") as fh:
-        for m in members:
-            if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                continue
-            _to_member_data(fh, m)
-            scanner = _MergeScanner()
-            if m.compress_type == zipfile.ZIP_STORED:
-                scanner(fh.read(m.compress_size))
-            else:
-                _inflated_size(fh, m.compress_size, limit=m.file_size, seen=scanner)
-            if scanner.found:
-                merges[m.filename] = scanner.found
+    merges = _inflate_within_limits(path, members, MAX_UNCOMPRESSED)
     return merged_by_sheet(path, merges) if merges else {}
 
 
