@@ -286,3 +286,36 @@ def test_provenance_keeps_no_index_nothing_looks_up_and_a_deleted_batch_still_le
     assert FieldProvenance.objects.filter(batch=batch).count() == 3
     ImportBatch.objects.filter(pk=batch.pk).delete()
     assert FieldProvenance.objects.filter(batch__isnull=True, source="household").count() >= 3
+
+
+def test_placement_indexes_hold_only_children_placed_and_serve_the_look_ups_through_them(world, tmp_path):
+    """people_child's indexes on a child's school (with name), class and current residence are partial (migration
+    people 0010): a police list, which places no one, adds nothing to them, and a school's, class's or village's
+    children are still found through them on both databases."""
+    from kongchuo.places.models import School
+
+    definitions = {name: sql for name, sql in index_definitions().items() if "people_child" in sql}
+    for column in ("current_school_id", "current_class_id", "current_division_id"):
+        on_it = [sql for sql in definitions.values() if f'("{column}"' in sql or f"({column}" in sql]
+        assert len(on_it) == 1 and "IS NOT NULL" in on_it[0], on_it
+    path = household_list(tmp_path / "l.csv", 30)
+    batch = import_store(actor=None, source="household", upload=path, file_name=path.name, county_code="500229")
+    assert import_run(batch=batch, actor=None, dry_run=False)["created"] == 30
+    placed = Child.objects.filter(current_school__isnull=False).count()
+    assert 0 < placed < Child.objects.count()  # the world's pupils; the list's children have no school
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT COUNT(*) FROM people_child INDEXED BY child_school_name_idx WHERE current_school_id IS NOT NULL")
+            assert cursor.fetchone()[0] == placed  # only they have an entry
+        else:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # with scans off, the planner shows it can take them
+    school = School.objects.filter(current_children__isnull=False).first()
+    looked_up = {
+        "child_school_name_idx": Child.objects.filter(current_school=school).order_by("name"),
+        "child_class_idx": Child.objects.filter(current_class__in=[1, 2]),
+        "child_residence_idx": Child.objects.filter(current_division=school.township_id),
+    }
+    for index, query in looked_up.items():
+        assert index in query.explain(), (index, query.explain())
+    assert [c.pk for c in looked_up["child_school_name_idx"]] == list(
+        Child.objects.filter(current_school_id=school.pk).order_by("name", "id").values_list("pk", flat=True))
