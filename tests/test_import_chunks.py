@@ -139,7 +139,7 @@ def test_pinyin_worked_out_while_preparing_goes_into_a_new_childs_row_only_for_i
     assert named.pinyin == ("单于明", "chanyuming", "cym")  # the phrase reading, as name_pinyin gives it
     assert refused.pinyin is None and nameless.pinyin is None
 
-    ctx = SimpleNamespace(child_template=[None] * len(apply.NEW_CHILD_COLUMNS), db_date=str, db_value=lambda v: v)
+    ctx = SimpleNamespace(child_template=[None] * len(apply.NEW_CHILD_COLUMNS), db_date=str, db_value=lambda v: v, adapted_dates={})
     columns = apply.NEW_CHILD_FIELDS
     row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (None, None))
     assert row[columns.index("name_pinyin")] == "chanyuming"

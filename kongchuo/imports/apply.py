@@ -263,7 +263,7 @@ def upsert_people(
     keys = [person_key(r) for r in records]
     found = _existing_children(ctx, [k for k in keys if k not in ctx.seen])
     provenance = defaultdict(dict)
-    for p in FieldProvenance.objects.filter(child_id__in=[c.pk for c in found.values()]):
+    for p in FieldProvenance.objects.filter(child_id__in=[c.pk for c in found.values()]) if found else ():  # a first list finds none
         provenance[p.child_id][p.source] = p
 
     plan, new, to_update, update_fields, conflicts = [], {}, {}, set(), []
@@ -275,7 +275,7 @@ def upsert_people(
         values = record.values
         incoming = {f: values[f] for f in PERSON_FIELDS if f in values}
         division, place = locate(ctx, record, labels)
-        if key not in ctx.seen and key not in new and key not in found and (twin := _twin(twins, key, found)) is not None:
+        if key[0] == "pending" and key not in ctx.seen and key not in new and key not in found and (twin := _twin(twins, key, found)):
             aliases[key] = key = twin
         if key in ctx.seen or key in new:
             first, sheet = ctx.seen[key][1:] if key in ctx.seen else (new[key][0], ctx.sheet)
@@ -580,24 +580,26 @@ _COLUMN = {name: NEW_CHILD_FIELDS.index(name) for name in NEW_CHILD_FIELDS}
 _ID, _ID_STATUS, _ID_RAW = _COLUMN["id_number"], _COLUMN["id_number_status"], _COLUMN["id_number_raw"]
 _PINYIN, _INITIALS = _COLUMN["name_pinyin"], _COLUMN["name_initials"]
 _DIVISION, _TOWNSHIP = _COLUMN["household_division"], _COLUMN["township"]
+_VALID, _PENDING = Child.IdStatus.VALID.value, Child.IdStatus.PENDING.value  # an enum member's value costs a lookup per row
 
 
 def _new_child_row(ctx: Context, key, record: Record, incoming: dict, place: tuple[int | None, int | None]) -> tuple:
     """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin); `place`:
     the ids of its household division and of that division's township (locate)."""
     row = ctx.child_template.copy()
+    dates = ctx.adapted_dates
     for name, value in incoming.items():
         kind = type(value)
         if kind is str:  # most are
             row[_COLUMN[name]] = value
         elif kind is dt.date:
-            row[_COLUMN[name]] = ctx.db_date(value)
+            row[_COLUMN[name]] = dates[value] if value in dates else ctx.db_date(value)
         elif kind is not Division:  # the household division: `place`
             row[_COLUMN[name]] = ctx.db_value(value)
     if key[0] == "id":
-        row[_ID], row[_ID_STATUS] = key[1], Child.IdStatus.VALID.value
+        row[_ID], row[_ID_STATUS] = key[1], _VALID
     else:
-        row[_ID], row[_ID_STATUS], row[_ID_RAW] = None, Child.IdStatus.PENDING.value, record.id_raw
+        row[_ID], row[_ID_STATUS], row[_ID_RAW] = None, _PENDING, record.id_raw
     name = row[_COLUMN["name"]]
     # Worked out while preparing (records.with_pinyin), unless the name is not the one the row was prepared with.
     row[_PINYIN], row[_INITIALS] = record.pinyin[1:] if record.pinyin and record.pinyin[0] == name else name_pinyin(name)
@@ -721,42 +723,36 @@ RELATIONS = {
 }
 
 
-@dataclass(slots=True)
-class _NewGuardian:
-    child_id: int
-    name: str
-    relation: str
-    phone: str
-    order: int
-
-    def row(self) -> tuple:
-        return (self.child_id, self.name, self.relation, self.phone, self.order)
-
-
 def _write_guardians(ctx: Context, results) -> None:
     with_guardian = [(r, child_id, outcome) for r, child_id, outcome in results if r.values.get("guardian_name")]
     if not with_guardian:
         return
-    existing = defaultdict(dict)  # child id → guardian name → Guardian, or _NewGuardian for one this chunk adds
-    known = [child_id for _, child_id, outcome in with_guardian if outcome != "created"]
-    for g in Guardian.objects.filter(child_id__in=known):
-        existing[g.child_id][g.name] = g
+    # child id → guardian name → Guardian, or for one this chunk adds its row to be (_PHONE changes if a later row has one)
+    existing = defaultdict(dict)
+    if known := [child_id for _, child_id, outcome in with_guardian if outcome != "created"]:  # a first list: none
+        for g in Guardian.objects.filter(child_id__in=known):
+            existing[g.child_id][g.name] = g
     create, update = [], []
     for record, child_id, _ in with_guardian:
-        name = record.values["guardian_name"]
-        phone = record.values.get("guardian_phone", "")
-        guardian = existing[child_id].get(name)
+        values = record.values
+        name, phone = values["guardian_name"], values.get("guardian_phone", "")
+        guardians = existing[child_id]
+        guardian = guardians.get(name)
         if guardian is None:
-            relation = RELATIONS.get(str(record.values.get("guardian_relation", "")).strip(), "other")
-            guardian = _NewGuardian(child_id, name, relation, phone, order=len(existing[child_id]) + 1)
-            existing[child_id][name] = guardian
+            relation = RELATIONS.get(str(values.get("guardian_relation", "")).strip(), "other")
+            guardians[name] = guardian = [child_id, name, relation, phone, len(guardians) + 1]
             create.append(guardian)
-        elif phone and not guardian.phone:
-            guardian.phone = phone
-            if isinstance(guardian, Guardian):
+        elif isinstance(guardian, Guardian):
+            if phone and not guardian.phone:
+                guardian.phone = phone
                 update.append(guardian)
-    insert_rows(Guardian, ["child", "name", "relation", "phone", "order"], [g.row() for g in create])
+        elif phone and not guardian[_PHONE]:
+            guardian[_PHONE] = phone
+    insert_rows(Guardian, ["child", "name", "relation", "phone", "order"], [tuple(g) for g in create])
     Guardian.objects.bulk_update(update, ["phone"], batch_size=1000)
+
+
+_PHONE = 3  # in a new guardian's row (_write_guardians)
 
 
 # --- writing rows -----------------------------------------------------------------------------
