@@ -398,7 +398,7 @@ def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[i
     for index, row in enumerate(rows):
         if index < match.data_start:
             continue
-        if (row and type(row[0]) in (int, float) and header and header.isdisjoint([c.strip() for c in row if isinstance(c, str)])
+        if (row and type(row[0]) in (int, float) and header and header.isdisjoint(map(_strip, filter(_is_text, row)))
                 and _fills_a_column(row, mapped)):
             # The usual row of a numbered list (序号): not blank, no footer (its first cell is not text), no text of the
             # header in it (what is_header_repeat looks for first), something in a column read: as the tests below find.
@@ -407,6 +407,9 @@ def iter_data_rows(rows: Iterable[list], match: HeaderMatch) -> Iterator[tuple[i
         filled = _filled_cells(row)  # once for the tests: every row of the file comes here
         if filled and not _is_footer(filled) and not match.is_header_repeat(row, filled) and not says_nothing(row, mapped):
             yield index, row
+
+
+_is_text, _strip = str.__instancecheck__, str.strip  # iter_data_rows: each row's text cells, stripped, without a loop in Python
 
 
 def _fills_a_column(row: list, mapped: list[int]) -> bool:
