@@ -396,8 +396,8 @@ def _move_scope(moved: dict[int, int]) -> None:
         model.objects.filter(from_school, child__township__isnull=True).update(township_id=township)
 
 
-# Tables whose secondary indexes a large list outgrows (kongchuo.core.bulkload): a child's name, pinyin,
-# birth date and village arrive in random order, and building such an index once after the last row is
+# Tables whose secondary indexes a large list outgrows (kongchuo.core.bulkload): a child's name, ID number
+# and village arrive in random order, and building such an index once after the last row is
 # cheaper than keeping it up row by row. The county's children without an ID are found in memory
 # (apply.Context.pending), so the (county, name) index waits too; the unique index on ID numbers waits for a
 # county's first list with them (apply.first_ids). Kept live: people_child's indexes on a child's class and

@@ -98,7 +98,8 @@ class Child(models.Model):
         indexes = [
             models.Index(fields=["county", "name"]),
             models.Index(fields=["township", "name"]),
-            models.Index(fields=["birth_date"]),
+            # None on birth date alone (migration people 0011): no page, list or look-up asks for a child by it (the
+            # imports find one by name and birth date through (county, name); matching reads the county's children whole).
             # Of the children with a school, class or current residence only: a police list, the largest a county loads,
             # leaves all three empty, and every look-up through them names one (= or IN), which implies NOT NULL.
             models.Index(fields=["current_school", "name"], condition=models.Q(current_school__isnull=False), name="child_school_name_idx"),
