@@ -94,6 +94,37 @@ def test_short_rows_come_out_of_a_chunk_as_out_of_a_row():
     assert any(len(r.raw) < len(FIELDS) for r in got)
 
 
+def test_a_chunk_cleaned_in_two_parts_across_the_pipe_comes_out_as_in_one():
+    """A lagging preparer cleans a chunk's first columns and leaves the rest, and settling, to the writing half
+    (prepare._cleaned, prepare.finished): whatever the split, every record as clean_record makes it, a row's repairs
+    in column order and its first error the first, across the pipe with what settling reads (id_checked)."""
+    import pickle
+
+    from kongchuo.imports.records import Records, clean_rest
+
+    items = messy_rows(600, shortened=True)
+    mapping = {f: n + 1 for n, f in enumerate(FIELDS)}
+    labels = {f: f"列{n}" for n, f in enumerate(FIELDS)}
+    expected = [clean_record(index + 1, row, columns_for(mapping), labels) for index, row in copy.deepcopy(items)]
+    for record in expected:
+        settle_identity(record, labels)
+    for kept in range(1, len(FIELDS)):
+        prepared, finished = columns_for(mapping), columns_for(mapping)  # each process its own pools
+        got = []
+        for start in range(0, len(items), 64):
+            records = Records(clean_chunk(copy.deepcopy(items[start : start + 64]), prepared[:kept], labels))
+            records.rest = kept
+            records = pickle.loads(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+            assert records.rest == kept
+            clean_rest(records, finished[records.rest :], labels)
+            for record in records:
+                settle_identity(record, labels)
+            got += records
+        for want, have in zip(expected, got, strict=True):
+            assert have == want, (kept, want.row)
+    assert sum(r.error is not None for r in expected) > 50 and sum(len(r.repairs) > 1 for r in expected) > 50
+
+
 def test_a_repeated_cell_is_one_object_in_every_row_of_every_chunk():
     """What makes a prepared chunk cheap to pickle (columns_for): 男 read twice is one 男 in both rows."""
     items = [(i, ["序号", "张三", "男 ".strip() + "", "汉族"]) for i in range(6)]

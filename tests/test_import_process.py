@@ -251,24 +251,26 @@ def test_small_or_unsized_files_a_threaded_process_and_a_setting_of_none_stay_in
         thread.join()
 
 
-def test_the_child_process_knows_which_of_the_two_has_waited_longer():
-    """lagging(): whether the importing process has waited for the child's items longer than the child has waited
-    for it to take them (a full pipe)."""
+def test_the_child_process_knows_whether_the_importing_one_has_taken_all_it_sent():
+    """lagging(): whether nothing the child sent waits in the pipe for the importing process (it is waiting for the
+    next item, or soon will be), not while it is busy with one and the next is in the pipe."""
     import time
 
     def produce(lagging):
-        yield lagging()  # the first item: not counted (a header to find before anything else)
-        time.sleep(0.5)  # the importing process waits for this second item meanwhile
+        yield lagging()  # nothing sent yet
+        yield b"x" * 1000
+        time.sleep(0.5)  # the importing process, waiting for it, has taken it meanwhile
         yield lagging()
-        yield b"x" * (1 << 21)  # more than the pipe holds: the send waits until the importing process reads it
+        yield b"y" * 1000  # sent while the importing process is busy: it waits in the pipe
+        time.sleep(0.5)
         yield lagging()
 
     seen = []
     for item in prepare.in_child_process(produce):
         seen.append(item if isinstance(item, bool) else len(item))
-        if len(seen) == 2:
-            time.sleep(2)  # busy with the second item: the child waits to hand over the third
-    assert seen == [False, True, 1 << 21, False]
+        if len(seen) == 3:
+            time.sleep(2)  # busy with the third item
+    assert seen == [True, 1000, True, 1000, False]
     assert multiprocessing.active_children() == []
 
 
@@ -293,6 +295,37 @@ def test_a_lagging_preparer_leaves_the_pinyin_to_the_writer(world, tmp_path, mon
     written = dict(Child.objects.filter(name__in=["刘小军", "王丽", "马冬梅"]).values_list("name", "name_pinyin"))
     assert written == {"刘小军": "liuxiaojun", "王丽": "wangli", "马冬梅": "madongmei"}
     assert list(prepare.prepared(tmp_path / "good.xlsx", kind="xlsx", spec=SPECS["household"], override=None))[-1][1][0].pinyin
+
+
+def test_a_lagging_preparer_leaves_half_the_columns_and_the_settling_to_the_writer_and_nothing_changes(world, tmp_path, monkeypatch):
+    """A chunk the preparing half sends while the writing half waits for it comes with its first columns cleaned only;
+    the writer cleans the rest and settles who each row is (prepare.finished). Over a messy list every count, repair,
+    rejection and flag is as when the preparer does it all."""
+    from tests.test_import_chunks import CELLS, STRIDES
+
+    monkeypatch.setattr(prepare, "CHUNK", 7)
+    fields = ["name", "gender", "ethnicity", "birth_date", "id_number", "household_address", "township", "village",
+              "guardian_name", "guardian_relation", "guardian_phone"]
+    header = ["序号", "姓名", "性别", "民族", "出生日期", "公民身份号码", "户籍地址", "乡镇", "村", "监护人", "与儿童关系", "联系电话"]
+    towns = ["巴山镇", "巴山", "", "不存在乡", " 巴山镇"]
+    rows = [[i + 1] + [(towns if f == "township" else CELLS[f])[(i * STRIDES[n] + n) % len(towns if f == "township" else CELLS[f])]
+                       for n, f in enumerate(fields)] for i in range(400)]
+    path = write_xlsx(tmp_path / "messy.xlsx", {"花名册": [header, *rows]})
+    _, whole_summary, whole_issues = run(path, world, dry_run=True)
+
+    original, rests = prepare.prepared, []
+
+    def lagging_always(*args, **kwargs):
+        for event in original(*args, **{**kwargs, "lagging": lambda: True}):
+            if event[0] == "records":
+                rests.append(event[1].rest)
+            yield event
+
+    monkeypatch.setattr("kongchuo.imports.services.prepared", lagging_always)
+    _, shed_summary, shed_issues = run(path, world, dry_run=True)
+    assert rests and set(rests) == {4}  # of the sheet's 11 columns, those before the ID number cleaned by the preparer
+    assert shed_summary == whole_summary and shed_issues == whole_issues
+    assert whole_summary["rejected"] > 20 and whole_summary["flagged"] > 20 and len(whole_summary["repairs"]) > 10
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/sys/fs/pipe-max-size"), reason="Linux only")

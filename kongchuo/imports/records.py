@@ -54,18 +54,33 @@ class Record:
 class Records(list):
     """A chunk of records. Preparing in a child process pickles every chunk, and this pickles it column by column:
     a list of each attribute, not a tuple per record, takes half as long to unpickle (measured 2026-12-01 on a
-    200,000-row list: 0.5 s against 1.0 s, and a quarter less to pickle)."""
+    200,000-row list: 0.5 s against 1.0 s, and a quarter less to pickle).
+
+    `rest`: where a lagging preparer stopped (prepare._cleaned): the index of the first of the sheet's columns it left
+    to the writing half to clean, and the identity to settle; None for a chunk prepared to the end. Such a chunk
+    keeps each record's `id_checked` across, which settling reads."""
+
+    rest: int | None = None
 
     def __reduce__(self):
-        return (_records, tuple([getattr(r, name) for r in self] for name in _SENT))
+        if self.rest is None:
+            return (_records, tuple([getattr(r, name) for r in self] for name in _SENT))
+        return (_unfinished, (self.rest, *([getattr(r, name) for r in self] for name in (*_SENT, "id_checked"))))
 
 
 _SENT = ("row", "raw", "values", "repairs", "flags", "error", "id_raw", "pinyin")  # not `id_checked`, as Record.__reduce__
 
 
-def _records(*columns) -> list[Record]:
-    return [Record(row, raw, values, repairs, flags, error, id_raw, None, pinyin)
-            for row, raw, values, repairs, flags, error, id_raw, pinyin in zip(*columns, strict=True)]
+def _records(*columns) -> Records:
+    return Records([Record(row, raw, values, repairs, flags, error, id_raw, None, pinyin)
+                    for row, raw, values, repairs, flags, error, id_raw, pinyin in zip(*columns, strict=True)])
+
+
+def _unfinished(rest: int, *columns) -> Records:
+    records = Records([Record(row, raw, values, repairs, flags, error, id_raw, checked, pinyin)
+                       for row, raw, values, repairs, flags, error, id_raw, pinyin, checked in zip(*columns, strict=True)])
+    records.rest = rest
+    return records
 
 
 def label(fieldname: str, labels: dict[str, str]) -> str:
@@ -191,6 +206,53 @@ def clean_chunk(items: list[tuple[int, list]], columns: list[tuple[str, int, Cal
     Here the rows of a large list spend a third of the time clean_record would take."""
     rows = [raw for _, raw in items]
     noted: dict[int, Record] = {}  # the records of rows with a blank or an unusual cell, made as `_take` needs them
+
+    def record_for(i: int, checked: list | None) -> Record:
+        if (record := noted.get(i)) is None:
+            record = noted[i] = Record(items[i][0] + 1, rows[i], id_checked=checked[i] if checked else None)
+        return record
+
+    names, taken, checked = _clean_columns(rows, columns, labels, record_for)
+    given = [dict(zip(names, values, strict=True)) for values in zip(*taken, strict=True)] if taken else [{} for _ in items]
+    for i, record in noted.items():  # a row with a blank or an unusual cell
+        values = {name: value for name, value in given[i].items() if value is not _ABSENT}
+        record.values = {**values, **record.values}  # and what `_take` noted beside them (an unreadable ID number…)
+        if record.id_checked is None and checked:
+            record.id_checked = checked[i]
+    if not noted:
+        if checked:
+            return [Record(index + 1, raw, values, id_checked=detail)
+                    for (index, raw), values, detail in zip(items, given, checked, strict=True)]
+        return [Record(index + 1, raw, values) for (index, raw), values in zip(items, given, strict=True)]
+    return [noted[i] if i in noted else Record(index + 1, raw, values, id_checked=checked[i] if checked else None)
+            for i, ((index, raw), values) in enumerate(zip(items, given, strict=True))]
+
+
+def clean_rest(records: list[Record], columns: list[tuple[str, int, Callable, dict | None]], labels: dict) -> None:
+    """The cells of `columns` cleaned onto `records`, which clean_chunk made from the columns before them (a lagging
+    preparer leaves the rest of a chunk to the writing half: prepare.py), as clean_chunk would have cleaned them
+    with the others: a later column's repairs after an earlier one's, and a row's first error the first."""
+    noted = set()
+
+    def record_for(i: int, checked: list | None) -> Record:
+        noted.add(i)
+        return records[i]
+
+    names, taken, checked = _clean_columns([r.raw for r in records], columns, labels, record_for)
+    if not taken:
+        return
+    for i, (record, values) in enumerate(zip(records, zip(*taken, strict=True), strict=True)):
+        if i in noted:
+            record.values.update({name: value for name, value in zip(names, values, strict=True) if value is not _ABSENT})
+        else:
+            record.values.update(zip(names, values, strict=True))
+        if record.id_checked is None and checked:
+            record.id_checked = checked[i]
+
+
+def _clean_columns(rows: list[list], columns: list, labels: dict, record_for: Callable[[int, list | None], Record]):
+    """(names, their values column by column, the IdNumber of each row or None) for `columns` of `rows` (clean_chunk):
+    _ABSENT where a cell gave no plain value, whose repairs and error went to `record_for(row's index, …)`."""
     width = min(map(len, rows), default=0)
     names, taken, checked = [], [], None
     for name, index, cleaner, pool in columns:
@@ -207,24 +269,10 @@ def clean_chunk(items: list[tuple[int, list]], columns: list[tuple[str, int, Cal
             for i in [i for i, value in enumerate(values) if value is _ABSENT]:
                 cell = cells[i]
                 result = pool[cell][1] if pool is not None and type(cell) in POOLABLE and cell in pool else cleaner(cell)
-                if (record := noted.get(i)) is None:
-                    record = noted[i] = Record(items[i][0] + 1, rows[i], id_checked=checked[i] if checked else None)
-                values[i] = _take(record, name, cell, result, labels)
+                values[i] = _take(record_for(i, checked), name, cell, result, labels)
         names.append(name)
         taken.append(values)
-    given = [dict(zip(names, values, strict=True)) for values in zip(*taken, strict=True)] if taken else [{} for _ in items]
-    for i, record in noted.items():  # a row with a blank or an unusual cell
-        values = {name: value for name, value in given[i].items() if value is not _ABSENT}
-        record.values = {**values, **record.values}  # and what `_take` noted beside them (an unreadable ID number…)
-        if record.id_checked is None and checked:
-            record.id_checked = checked[i]
-    if not noted:
-        if checked:
-            return [Record(index + 1, raw, values, id_checked=detail)
-                    for (index, raw), values, detail in zip(items, given, checked, strict=True)]
-        return [Record(index + 1, raw, values) for (index, raw), values in zip(items, given, strict=True)]
-    return [noted[i] if i in noted else Record(index + 1, raw, values, id_checked=checked[i] if checked else None)
-            for i, ((index, raw), values) in enumerate(zip(items, given, strict=True))]
+    return names, taken, checked
 
 
 def _pooled(cells: list, rows: list, index: int, cleaner: Callable, pool: dict, *, whole: bool) -> list:

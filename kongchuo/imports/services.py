@@ -32,8 +32,8 @@ from kongchuo.core.masking import mask_in_text
 from kongchuo.imports import readers
 from kongchuo.imports.apply import Context, db_json, first_ids, insert_rows, refuse_strangers
 from kongchuo.imports.models import PROVENANCE_SOURCE, ColumnMapping, ImportBatch, ImportSource, RowIssue
-from kongchuo.imports.prepare import in_child_process, prepared, worth_a_process
-from kongchuo.imports.records import INCOMPLETE, PENDING_ID
+from kongchuo.imports.prepare import finished, in_child_process, prepared, worth_a_process
+from kongchuo.imports.records import INCOMPLETE, PENDING_ID, columns_for
 from kongchuo.imports.sources import LIVE_INDEXES, SPECS
 from kongchuo.people.models import Child
 from kongchuo.places.models import Division
@@ -234,8 +234,11 @@ def _import_run(*, batch: ImportBatch, actor, dry_run: bool, on_progress: Callab
                         unmatched.append({**event[2], "why": event[1]})
                     elif event[0] == "sheet":
                         sheets_used.append(event[1])
-                        labels, sheet = event[2], event[1]["sheet"]
+                        labels, sheet, fields, columns = event[2], event[1]["sheet"], event[3], None
                     else:
+                        if event[1].rest is not None:  # the child lagged: its rest is done here (prepare.py)
+                            columns = columns_for(fields) if columns is None else columns
+                            finished(spec, labels, columns, event[1])
                         _apply_chunk(ctx, spec, labels, event[1], counts=counts, repairs=repairs, issues=issues, sheet=sheet, held=held,
                                      later=later)
                         counts["rows"] += len(event[1])
