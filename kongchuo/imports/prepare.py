@@ -14,9 +14,10 @@ schools, then writing) consumes, as events:
 
 A large file is prepared in a child process (`in_child_process`) while this one writes what it has
 already been given: on a 200,000-row list the two halves take about as long as each other, and a county
-server has more than one core. Which half is the slower depends on the machine, so while the child has kept
-the writing half waiting (`lagging`) it leaves that half part of a chunk's work: the second half of its columns
-to clean, the identity of its rows to settle and their names' pinyin to work out (`_cleaned`, `finished`).
+server has more than one core. Which half is the slower depends on the machine, and changes within a run, so
+whenever the writing half has taken all the child sent (`lagging`), the child leaves it part of the next chunk's
+work: the columns from the ID number on to clean, the identity of its rows to settle and their names' pinyin to
+work out (`_cleaned`, `_kept`, `finished`).
 
 The child is forked, so it starts at once with Django set up and shares nothing it could change: it never
 touches the database connection it inherits, and the kernel kills it when the importing process dies
