@@ -173,13 +173,13 @@ def _cleaned(spec, labels, columns, chunk: list[tuple[int, list]], *, shed: bool
 
 
 def finished(spec, labels, columns, records: Records) -> Records:
-    """A chunk as `_cleaned` makes it unshed, from one a lagging child left unfinished (`records.rest`), here in the
-    writing process: the rest of the sheet's `columns` (columns_for, made anew here) cleaned, identities settled."""
-    if records.rest is not None:
-        clean_rest(records, columns[records.rest:], labels)
-        if spec.person:
-            _settle(spec, labels, records)
-        records.rest = None
+    """A chunk as `_cleaned` makes it unshed, from one a lagging child left unfinished (`records.rest` is not None),
+    here in the writing process: the rest of the sheet's `columns` (columns_for, made anew here) cleaned, identities
+    settled."""
+    clean_rest(records, columns[records.rest:], labels)
+    if spec.person:
+        _settle(spec, labels, records)
+    records.rest = None
     return records
 
 

@@ -63,20 +63,16 @@ class Records(list):
     rest: int | None = None
 
     def __reduce__(self):
-        if self.rest is None:
-            return (_records, tuple([getattr(r, name) for r in self] for name in _SENT))
-        return (_unfinished, (self.rest, *([getattr(r, name) for r in self] for name in (*_SENT, "id_checked"))))
+        sent = _SENT if self.rest is None else (*_SENT, "id_checked")
+        return (_records, (self.rest, *([getattr(r, name) for r in self] for name in sent)))
 
 
 _SENT = ("row", "raw", "values", "repairs", "flags", "error", "id_raw", "pinyin")  # not `id_checked`, as Record.__reduce__
 
 
-def _records(*columns) -> Records:
-    return Records([Record(row, raw, values, repairs, flags, error, id_raw, None, pinyin)
-                    for row, raw, values, repairs, flags, error, id_raw, pinyin in zip(*columns, strict=True)])
-
-
-def _unfinished(rest: int, *columns) -> Records:
+def _records(rest: int | None, *columns) -> Records:
+    if len(columns) == len(_SENT):  # a chunk prepared to the end: no id_checked
+        columns = (*columns, [None] * len(columns[0]))
     records = Records([Record(row, raw, values, repairs, flags, error, id_raw, checked, pinyin)
                        for row, raw, values, repairs, flags, error, id_raw, pinyin, checked in zip(*columns, strict=True)])
     records.rest = rest
@@ -207,9 +203,9 @@ def clean_chunk(items: list[tuple[int, list]], columns: list[tuple[str, int, Cal
     rows = [raw for _, raw in items]
     noted: dict[int, Record] = {}  # the records of rows with a blank or an unusual cell, made as `_take` needs them
 
-    def record_for(i: int, checked: list | None) -> Record:
+    def record_for(i: int) -> Record:
         if (record := noted.get(i)) is None:
-            record = noted[i] = Record(items[i][0] + 1, rows[i], id_checked=checked[i] if checked else None)
+            record = noted[i] = Record(items[i][0] + 1, rows[i])
         return record
 
     names, taken, checked = _clean_columns(rows, columns, labels, record_for)
@@ -219,12 +215,7 @@ def clean_chunk(items: list[tuple[int, list]], columns: list[tuple[str, int, Cal
         record.values = {**values, **record.values}  # and what `_take` noted beside them (an unreadable ID number…)
         if record.id_checked is None and checked:
             record.id_checked = checked[i]
-    if not noted:
-        if checked:
-            return [Record(index + 1, raw, values, id_checked=detail)
-                    for (index, raw), values, detail in zip(items, given, checked, strict=True)]
-        return [Record(index + 1, raw, values) for (index, raw), values in zip(items, given, strict=True)]
-    return [noted[i] if i in noted else Record(index + 1, raw, values, id_checked=checked[i] if checked else None)
+    return [noted.get(i) or Record(index + 1, raw, values, id_checked=checked[i] if checked else None)
             for i, ((index, raw), values) in enumerate(zip(items, given, strict=True))]
 
 
@@ -234,7 +225,7 @@ def clean_rest(records: list[Record], columns: list[tuple[str, int, Callable, di
     with the others: a later column's repairs after an earlier one's, and a row's first error the first."""
     noted = set()
 
-    def record_for(i: int, checked: list | None) -> Record:
+    def record_for(i: int) -> Record:
         noted.add(i)
         return records[i]
 
@@ -250,7 +241,7 @@ def clean_rest(records: list[Record], columns: list[tuple[str, int, Callable, di
             record.id_checked = checked[i]
 
 
-def _clean_columns(rows: list[list], columns: list, labels: dict, record_for: Callable[[int, list | None], Record]):
+def _clean_columns(rows: list[list], columns: list, labels: dict, record_for: Callable[[int], Record]):
     """(names, their values column by column, the IdNumber of each row or None) for `columns` of `rows` (clean_chunk):
     _ABSENT where a cell gave no plain value, whose repairs and error went to `record_for(row's index, …)`."""
     width = min(map(len, rows), default=0)
@@ -269,7 +260,7 @@ def _clean_columns(rows: list[list], columns: list, labels: dict, record_for: Ca
             for i in [i for i, value in enumerate(values) if value is _ABSENT]:
                 cell = cells[i]
                 result = pool[cell][1] if pool is not None and type(cell) in POOLABLE and cell in pool else cleaner(cell)
-                values[i] = _take(record_for(i, checked), name, cell, result, labels)
+                values[i] = _take(record_for(i), name, cell, result, labels)
         names.append(name)
         taken.append(values)
     return names, taken, checked
