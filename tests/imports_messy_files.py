@@ -222,9 +222,10 @@ def write_zip_bomb(path: Path, *, megabytes: int = 20) -> Path:
     return path
 
 
-def write_crafted_zip(path: Path, *, actual_bytes: int, declared_bytes: int) -> Path:
+def write_crafted_zip(path: Path, *, actual_bytes: int, declared_bytes: int, garbled: bool = False) -> Path:
     """An "xlsx" whose central directory declares `declared_bytes` for a sheet that inflates to
-    `actual_bytes`: a huge claim (600 MB) from a tiny file, or a lie (small claim, large content)."""
+    `actual_bytes`: a huge claim (600 MB) from a tiny file, or a lie (small claim, large content).
+    `garbled`: the sheet's deflate data is noise (a block of the reserved type) that no inflater can undo."""
     members = [(name, data, len(data)) for name, data in _XLSX_SKELETON.items()]
     members.append(("xl/worksheets/sheet1.xml", b"\0" * actual_bytes, declared_bytes))
     out = bytearray()
@@ -232,6 +233,8 @@ def write_crafted_zip(path: Path, *, actual_bytes: int, declared_bytes: int) -> 
     for name, data, declared in members:
         packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
         packed = packer.compress(data) + packer.flush()
+        if garbled and name.startswith("xl/worksheets/"):
+            packed = b"\xff" * len(packed)
         crc = zlib.crc32(data)
         encoded = name.encode()
         offset = len(out)

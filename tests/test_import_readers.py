@@ -126,6 +126,12 @@ def test_a_zip_lying_about_its_sizes_is_caught_while_counting(tmp_path):
     assert "超过其声明的大小" in _rejected(iter_sheets, path)  # and iter_sheets checks by default
 
 
+def test_a_zip_whose_sheet_cannot_be_inflated_is_refused_as_damaged(tmp_path):
+    path = messy.write_crafted_zip(tmp_path / "garbled.xlsx", actual_bytes=5000, declared_bytes=5000, garbled=True)
+    check_safe(path, inflate_check=False)  # the directory is in order…
+    assert "压缩数据无法解开" in _rejected(check_safe, path)  # …the data is not (isal's own error, as the user's message)
+
+
 def test_the_total_uncompressed_limit_applies(tmp_path):
     path = messy.write_xlsx(tmp_path / "a.xlsx", {"S": [HEADER] + [ROW] * 2000})
     check_safe(path)
