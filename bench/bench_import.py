@@ -264,7 +264,7 @@ def step_bound(path: Path) -> dict:
     from kongchuo.imports import readers, services
     from kongchuo.imports.apply import CHILD_COLUMNS, NEW_CHILD_COLUMNS, insert_rows, reserve_ids
     from kongchuo.imports.sources import LIVE_INDEXES, SPECS
-    from kongchuo.people.models import Child, FieldProvenance, Guardian
+    from kongchuo.people.models import Child, FieldProvenance, Guardian, field_mask
     from kongchuo.people.names import name_pinyin
     from kongchuo.places.models import Division
 
@@ -278,7 +278,7 @@ def step_bound(path: Path) -> dict:
     now = ops.adapt_datetimefield_value(dt.datetime.now(dt.UTC))
     defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in Child._meta.concrete_fields}
     defaults.update(county_id=county, created_at=now, updated_at=now)
-    fields_json = ops.adapt_json_value(["birth_date", "gender", "household_address", "household_division", "name"], None)
+    fields = field_mask(["birth_date", "gender", "household_address", "household_division", "name"])
     # As the import writes them: what every new child shares goes into the statement once (insert_rows' constants).
     constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
     provenance = {"source": "household", "reference": "bench", "recorded_at": now, "batches": "{}", "refused": "{}"}
@@ -315,7 +315,7 @@ def step_bound(path: Path) -> dict:
             began = time.perf_counter()
             ids = reserve_ids(Child, len(children))
             insert_rows(Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, row in zip(ids, children, strict=True)], constants)
-            insert_rows(FieldProvenance, ["child", "fields"], [(pk, fields_json) for pk in ids], provenance)
+            insert_rows(FieldProvenance, ["child", "fields"], [(pk, fields) for pk in ids], provenance)
             insert_rows(Guardian, ["child", "name", "relation", "phone", "order"],
                         [(pk, *g, 1) for pk, g in zip(ids, guardians, strict=True)])
             write_seconds += time.perf_counter() - began

@@ -151,6 +151,29 @@ def test_provenance_is_written_with_the_source(world):
     assert row.recorded_by == world.users["county_staff"]
 
 
+def test_provenance_fields_are_kept_as_bits_and_read_as_a_sorted_list(world):
+    from django.db import connection
+
+    from kongchuo.people.models import SUPPLIED_FIELDS, field_names
+
+    child = world.children["a"]
+    row = FieldProvenance.objects.create(child=child, source=Source.SCHOOL, fields=["name", "current_address", "birth_date"],
+                                         recorded_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT fields FROM people_fieldprovenance WHERE id = %s", [row.pk])
+        stored = cursor.fetchone()[0]
+    assert stored == sum(1 << SUPPLIED_FIELDS.index(f) for f in ("name", "current_address", "birth_date"))
+    row.refresh_from_db()
+    assert row.fields == ["birth_date", "current_address", "name"]
+    FieldProvenance.objects.filter(pk=row.pk).update(fields=[])
+    row.refresh_from_db()
+    assert row.fields == []
+    with pytest.raises(ValueError, match="guardian_name"):  # a name no bit stands for is refused, not dropped
+        FieldProvenance.objects.filter(pk=row.pk).update(fields=["name", "guardian_name"])
+    with pytest.raises(ValueError, match="beyond"):
+        field_names(1 << len(SUPPLIED_FIELDS))
+
+
 def test_create_is_audited_with_the_id_masked(world):
     child = _create(world)
     entry = AuditEntry.objects.get(object_type="people.child", object_id=str(child.pk), action="create")

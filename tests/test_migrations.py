@@ -15,6 +15,50 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def latest_schema_afterwards():
+    """Every app migrated to its latest again after a test: the tests after these run on the schema they expect."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_provenance_field_lists_become_bit_masks_and_back():
+    apps = migrate([("people", "0011_no_birth_date_index")])
+    Division = apps.get_model("places", "Division")
+    Child = apps.get_model("people", "Child")
+    Provenance = apps.get_model("people", "FieldProvenance")
+    county = Division.objects.create(code="500229", name="城口县", level=3, prefix="500229")
+    children = [Child.objects.create(name=f"王{n}", gender="F", birth_date="2016-07-21", county=county, name_pinyin="", name_initials="",
+                                id_number_status="pending")
+                for n in range(4)]
+    given = {  # as earlier code wrote them: sorted, unsorted with a repeat, empty, every field
+        ("household", 0): ["birth_date", "gender", "household_division", "name"],
+        ("registry", 0): ["name", "id_number", "name"],
+        ("household", 1): ["birth_date", "gender", "household_division", "name"],
+        ("manual", 2): [],
+        ("disability", 3): ["disability_grade", "health", "current_division", "current_address", "ethnicity", "household_address",
+                            "disability_category", "disability_certificate_no", "name", "gender", "birth_date", "household_division",
+                            "id_number"],
+    }
+    for (source, n), fields in given.items():
+        Provenance.objects.create(child=children[n], source=source, fields=fields, recorded_at="2026-11-01T00:00Z")
+
+    apps = migrate([("people", "0012_provenance_fields_as_bits")])
+    Provenance = apps.get_model("people", "FieldProvenance")
+    held = {(p.source, children.index(next(c for c in children if c.pk == p.child_id))): p.fields for p in Provenance.objects.all()}
+    assert held == {key: sorted(set(fields)) for key, fields in given.items()}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT fields FROM people_fieldprovenance")
+        stored = sorted(row[0] for row in cursor.fetchall())
+    assert stored[0] == 0 and stored[-1] == 2**13 - 1 and all(type(v) is int for v in stored)  # bits, not text
+
+    apps = migrate([("people", "0011_no_birth_date_index")])  # and back
+    Provenance = apps.get_model("people", "FieldProvenance")
+    assert sorted(p.fields for p in Provenance.objects.all()) == sorted(sorted(set(f)) for f in given.values())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_refused_values_are_filled_from_the_conflicts_of_an_older_database():
     apps = migrate(BEFORE)

@@ -10,7 +10,6 @@ seed again changes nothing; another seed is refused with a message saying what t
 """
 
 import datetime as dt
-import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from kongchuo.core.bulkload import secondary_indexes_deferred
 from kongchuo.demo.generator import COUNTY_CODE, DemoCounty
 from kongchuo.demo.models import DemoChildKey, DemoLoad
 from kongchuo.enrolments.models import Enrolment, ExternalStudy, StatusChange
-from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, field_mask
 from kongchuo.people.names import name_pinyin
 from kongchuo.places.models import Division, School, SchoolClass
 
@@ -321,7 +320,7 @@ class _Writer:
             for c in ds.children for m in c.memberships
         ), "memberships")
         self.insert(FieldProvenance, ["child", "fields", "batches", "refused", "source", "reference", "recorded_at", "recorded_by"], (
-            (ids[c.key], json.dumps([f for f in s.fields if f != "id_number" or c.id_number]), "{}", "{}", str(s.source),
+            (ids[c.key], field_mask(f for f in s.fields if f != "id_number" or c.id_number), "{}", "{}", str(s.source),
              s.reference, self.instant(s.recorded_on), None)
             for c in ds.children for s in c.sources
         ), "provenance")

@@ -30,7 +30,7 @@ from kongchuo.enrolments.services import TRANSITIONS
 from kongchuo.imports.models import IdentityConflict, ImportBatch
 from kongchuo.imports.records import INCOMPLETE, PENDING_ID, Record, id_disagrees, label
 from kongchuo.people.identity import InvalidIdNumber, normalise_id_number
-from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup, conflict_value
+from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, SpecialGroup, conflict_value, field_mask
 from kongchuo.people.names import name_pinyin
 from kongchuo.people.provenance import settle_refused
 from kongchuo.places.models import Division, School, SchoolClass
@@ -689,16 +689,14 @@ def _write_provenance(ctx: Context, supplied_by_child: list[tuple[int, tuple, tu
 
     nothing = db_json({})
 
-    @functools.cache  # a list has a handful of distinct field sets
-    def as_json(fields: tuple | frozenset) -> str:
-        return db_json(sorted(set(fields)))
+    mask = functools.cache(field_mask)  # a list has a handful of distinct field sets
 
     # A new row's fields all came with this batch: its `batches` map stays empty (FieldProvenance.batches), a fifth
     # of the row, which every child of a county's first police list has.
     insert_rows(
         FieldProvenance,
         ["child", "fields", "refused"],
-        [(child_id, as_json(fields), db_json(new_refused[child_id]) if child_id in new_refused else nothing)
+        [(child_id, mask(fields), db_json(new_refused[child_id]) if child_id in new_refused else nothing)
          for child_id, fields in new.items()],
         {"source": ctx.db_value(ctx.source), "batch": batch, "batches": nothing, "reference": ctx.reference,
          "recorded_at": ctx.db_now, "recorded_by": ctx.actor_id},
