@@ -752,6 +752,25 @@ def test_a_child_without_an_id_renamed_by_a_list_is_found_under_the_new_name_chu
     assert list(Child.objects.filter(birth_date=B3, name__startswith="马").values_list("pk", "name")) == [(ma.pk, "马晓梅")]
 
 
+def test_a_child_without_an_id_whose_birth_date_a_list_corrects_is_found_by_it_chunks_later(world, tmp_path, monkeypatch):
+    """As a renamed one: a child without an ID whose birth date a row found by 学籍号 corrects is named by a later
+    chunk's row under the corrected date, and is that child (the import's pairs of name and birth date)."""
+    header = registry_rows()[0]
+    first = [header, ["马小梅", "女", B3, "", "L5002292025001", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]]
+    run(world, "registry", write_xlsx(tmp_path / "r1.xlsx", {"学籍": first}))
+    ma = Child.objects.get(name="马小梅", birth_date=B3)
+    corrected = B3 + dt.timedelta(days=40)
+    monkeypatch.setattr(prepare, "CHUNK", 1)
+    again = [
+        header,
+        ["马小梅", "女", corrected, "", "L5002292025001", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],  # by 学籍号
+        ["马小梅", "女", corrected, "", "", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"],  # by name and birth date
+    ]
+    _, summary = run(world, "registry", write_xlsx(tmp_path / "r2.xlsx", {"学籍": again}))
+    assert (summary["created"], summary["rejected"]) == (0, 0)
+    assert list(Child.objects.filter(name="马小梅").values_list("pk", "birth_date")) == [(ma.pk, corrected)]
+
+
 def test_a_child_without_an_id_added_with_a_student_number_is_found_by_name_chunks_later(world, tmp_path, monkeypatch):
     """A row that names a new child without an ID by name, birth date and 学籍号, then a later row (a later chunk)
     by name and birth date only: the same child, not a second one."""

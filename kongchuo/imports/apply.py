@@ -95,6 +95,9 @@ class Context:
     # those it adds, under the names it gives them. A pending row is looked up here, not through
     # people_child's (county, name) index, which a bulk load defers.
     pending: defaultdict = field(default_factory=lambda: defaultdict(set))
+    # The (name, birth date) of each of them, and of what this import made them (never taken out: of the pairs here,
+    # only those the database has are looked up; a row whose pair is not here names none of them, without a query).
+    pending_born: set = field(default_factory=set)
     located: dict = field(default_factory=dict)  # what `locate` found for each (township, village, their labels), and flagged
     township_ids: dict = field(default_factory=dict)  # division → the id of its township (_township_of), for new children
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
@@ -124,8 +127,10 @@ class Context:
             township = _township_of(d, self)
             self.township_ids[d] = township.pk if township else None
         self.schools = {s.code: s for s in School.objects.filter(county=self.county)}
-        for pk, name in Child.objects.filter(county=self.county, id_number_status=Child.IdStatus.PENDING).values_list("pk", "name"):
+        pending = Child.objects.filter(county=self.county, id_number_status=Child.IdStatus.PENDING)
+        for pk, name, born in pending.values_list("pk", "name", "birth_date"):
             self.pending[name].add(pk)
+            self.pending_born.add((name, born))
 
     def place(self, where: tuple[str, int]) -> str:
         """A (sheet, row) for a message on a row of the sheet being written: 第3行, or 工作表“二镇”第3行."""
@@ -325,6 +330,8 @@ def upsert_people(
                     ctx.pending[was_named].discard(child.pk)
                     ctx.pending[child.name].add(child.pk)
                 changed |= {"name_pinyin", "name_initials"}
+            if "name" in changed or "birth_date" in changed:
+                ctx.pending_born.add((child.name, child.birth_date))  # if it is one of them (superfluous if not)
             if "household_division" in changed:
                 child.township = _township_of(child.household_division, ctx) or child.township
                 changed.add("township")
@@ -340,6 +347,7 @@ def upsert_people(
         ctx.seen[key] = (pk, first_row, ctx.sheet)
         if key[0] == "pending":  # a later row may name the child without the student number this one gave
             ctx.pending[key[1]].add(pk)
+            ctx.pending_born.add(key[1:3])
     for alias, key in aliases.items():  # as a later chunk's row would find the child by name and birth date
         ctx.seen[alias] = ctx.seen[key]
     if to_update:
@@ -503,13 +511,12 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     (or student number)."""
     wanted_ids = [] if ctx.first_ids else _known_id_numbers([k[1] for k in keys if k[0] == "id"])
     found = {("id", c.id_number): c for c in Child.objects.filter(id_number__in=wanted_ids).select_related(*_MERGED)} if wanted_ids else {}
-    pending_names = {k[1] for k in keys if k[0] == "pending"}
-    if pending_names:
-        # Only a child of a name and birth date some row gives is looked up by its key: not every namesake.
-        births = {k[2] for k in keys if k[0] == "pending"}
-        born = Q(birth_date__in=[b for b in births if b is not None])
-        if None in births:
-            born |= Q(birth_date__isnull=True)
+    pending_keys = [k for k in keys if k[0] == "pending"]
+    # Only a child of a name and birth date some row gives is looked up by its key: not every namesake, and not at all
+    # where no child without an ID number has the pair (most rows of a first list).
+    if born_as := [k for k in pending_keys if k[1:3] in ctx.pending_born]:
+        pending_names = {k[1] for k in born_as}
+        born = Q(birth_date__in={k[2] for k in born_as})
         for part in _batches(pk for name in pending_names for pk in ctx.pending.get(name, ())):
             candidates = Child.objects.filter(born, pk__in=part, id_number_status=Child.IdStatus.PENDING)
             for c in candidates.select_related(*_MERGED).order_by("pk"):
@@ -520,10 +527,10 @@ def _existing_children(ctx: Context, keys: list) -> dict:
             enrolled = Enrolment.objects.filter(child_id__in=part).exclude(national_student_number="")
             for child_id, number in enrolled.values_list("child_id", "national_student_number"):
                 pending[child_id].student_numbers.add(number)
-        for part in _batches(k[3] for k in keys if k[0] == "pending" and k[3]):
-            enrolments = Enrolment.objects.filter(county=ctx.county, national_student_number__in=part)
-            for e in enrolments.select_related(*(f"child__{f}" for f in _MERGED)).order_by("pk"):
-                found.setdefault(("nsn", e.national_student_number), e.child)
+    for part in _batches(k[3] for k in pending_keys if k[3]):
+        enrolments = Enrolment.objects.filter(county=ctx.county, national_student_number__in=part)
+        for e in enrolments.select_related(*(f"child__{f}" for f in _MERGED)).order_by("pk"):
+            found.setdefault(("nsn", e.national_student_number), e.child)
     return found
 
 
