@@ -174,6 +174,34 @@ def test_provenance_fields_are_kept_as_bits_and_read_as_a_sorted_list(world):
         field_names(1 << len(SUPPLIED_FIELDS))
 
 
+def test_the_bits_of_supplied_fields_keep_their_meaning():
+    """A stored mask means the names its bits had when written: SUPPLIED_FIELDS may grow at its end, nothing else."""
+    from kongchuo.people.models import SUPPLIED_FIELDS
+
+    assert SUPPLIED_FIELDS[:13] == (
+        "name", "gender", "birth_date", "ethnicity", "household_address", "current_address", "household_division",
+        "current_division", "health", "disability_category", "disability_grade", "disability_certificate_no", "id_number",
+    )
+    assert len(set(SUPPLIED_FIELDS)) == len(SUPPLIED_FIELDS)
+
+
+def test_provenance_survives_django_serialisation(world):
+    """dumpdata / loaddata (fixtures, an export for support) write the mask as a number and read it back as names."""
+    from django.core import serializers
+
+    child = world.children["a"]
+    FieldProvenance.objects.create(child=child, source=Source.SCHOOL, fields=["name", "current_address"],
+                                   recorded_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+    text = serializers.serialize("json", FieldProvenance.objects.filter(child=child, source=Source.SCHOOL))
+    assert json.loads(text)[0]["fields"]["fields"] == 0b100001  # name, current_address
+    FieldProvenance.objects.filter(child=child, source=Source.SCHOOL).delete()
+    for obj in serializers.deserialize("json", text):
+        obj.save()
+    assert FieldProvenance.objects.get(child=child, source=Source.SCHOOL).fields == ["current_address", "name"]
+    field = FieldProvenance._meta.get_field("fields")
+    assert field.to_python('["name", "gender"]') == field.to_python("3") == field.to_python(("name", "gender")) == ["gender", "name"]
+
+
 def test_create_is_audited_with_the_id_masked(world):
     child = _create(world)
     entry = AuditEntry.objects.get(object_type="people.child", object_id=str(child.pk), action="create")

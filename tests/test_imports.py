@@ -771,6 +771,34 @@ def test_a_child_without_an_id_whose_birth_date_a_list_corrects_is_found_by_it_c
     assert list(Child.objects.filter(name="马小梅").values_list("pk", "birth_date")) == [(ma.pk, corrected)]
 
 
+def test_on_postgresql_a_child_without_an_id_re_dated_by_hand_during_an_import_is_found_by_the_new_date(world, tmp_path, monkeypatch):
+    """Only SQLite keeps the import the one writer while it runs; on PostgreSQL a user may correct a child's birth
+    date meanwhile, and a later row naming the child by it must find the child, not add a second one (the import
+    asks the database there, not its pairs of name and birth date: Context.pending_born)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite: nothing else can write while an import runs")
+    header = registry_rows()[0]
+    run(world, "registry", write_xlsx(tmp_path / "r1.xlsx", {"学籍": [
+        header, ["马小梅", "女", B3, "", "L5002292025001", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]]}))
+    ma = Child.objects.get(name="马小梅", birth_date=B3)
+    corrected = B3 + dt.timedelta(days=40)
+    monkeypatch.setattr(prepare, "CHUNK", 1)
+    rows = [header, ["刘小军", "男", B1, N1, "G" + N1, "5002290001", "巴山镇中心小学", "五年级", "(2)班", "在读"],
+            ["马小梅", "女", corrected, "", "", "5002290001", "巴山镇中心小学", "五年级", "1班", "在读"]]
+    actor = world.users["county_staff"]
+    batch = import_store(actor=actor, source="registry", upload=write_xlsx(tmp_path / "r2.xlsx", {"学籍": rows}), file_name="r2.xlsx")
+
+    def meanwhile(done: int) -> None:  # after the first chunk: as another user's correction, committed meanwhile
+        if done == 1:
+            Child.objects.filter(pk=ma.pk).update(birth_date=corrected)
+
+    summary = import_run(batch=batch, actor=actor, dry_run=False, on_progress=meanwhile)
+    assert (summary["created"], summary["rejected"]) == (1, 0)  # 刘小军 only
+    assert list(Child.objects.filter(name="马小梅").values_list("pk", flat=True)) == [ma.pk]
+
+
 def test_a_child_without_an_id_added_with_a_student_number_is_found_by_name_chunks_later(world, tmp_path, monkeypatch):
     """A row that names a new child without an ID by name, birth date and 学籍号, then a later row (a later chunk)
     by name and birth date only: the same child, not a second one."""

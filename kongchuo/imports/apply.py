@@ -97,7 +97,9 @@ class Context:
     pending: defaultdict = field(default_factory=lambda: defaultdict(set))
     # The (name, birth date) of each of them, and of what this import made them (never taken out: of the pairs here,
     # only those the database has are looked up; a row whose pair is not here names none of them, without a query).
-    pending_born: set = field(default_factory=set)
+    # SQLite only, whose one writer is the import while it runs: on PostgreSQL someone may correct such a child's
+    # birth date by hand meanwhile, and a row then naming the child by it must still find it (None: ask the database).
+    pending_born: set | None = field(default_factory=set)
     located: dict = field(default_factory=dict)  # what `locate` found for each (township, village, their labels), and flagged
     township_ids: dict = field(default_factory=dict)  # division → the id of its township (_township_of), for new children
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
@@ -131,6 +133,8 @@ class Context:
         for pk, name, born in pending.values_list("pk", "name", "birth_date"):
             self.pending[name].add(pk)
             self.pending_born.add((name, born))
+        if connection.vendor != "sqlite":
+            self.pending_born = None
 
     def place(self, where: tuple[str, int]) -> str:
         """A (sheet, row) for a message on a row of the sheet being written: 第3行, or 工作表“二镇”第3行."""
@@ -331,7 +335,7 @@ def upsert_people(
                     ctx.pending[child.name].add(child.pk)
                 changed |= {"name_pinyin", "name_initials"}
             if "name" in changed or "birth_date" in changed:
-                ctx.pending_born.add((child.name, child.birth_date))  # if it is one of them (superfluous if not)
+                _pending_born(ctx, child.name, child.birth_date)  # if it is one of them (superfluous if not)
             if "household_division" in changed:
                 child.township = _township_of(child.household_division, ctx) or child.township
                 changed.add("township")
@@ -347,7 +351,7 @@ def upsert_people(
         ctx.seen[key] = (pk, first_row, ctx.sheet)
         if key[0] == "pending":  # a later row may name the child without the student number this one gave
             ctx.pending[key[1]].add(pk)
-            ctx.pending_born.add(key[1:3])
+            _pending_born(ctx, *key[1:3])
     for alias, key in aliases.items():  # as a later chunk's row would find the child by name and birth date
         ctx.seen[alias] = ctx.seen[key]
     if to_update:
@@ -365,6 +369,11 @@ def upsert_people(
     _write_provenance(ctx, [(pk, step[3], step[4], step[5]) for step, pk in zip(plan, ids, strict=True)], provenance)
     _write_guardians(ctx, results)
     return results
+
+
+def _pending_born(ctx: Context, name: str, birth_date) -> None:
+    if ctx.pending_born is not None:
+        ctx.pending_born.add((name, birth_date))
 
 
 def _twin(twins: dict, key: tuple, found: dict) -> tuple | None:
@@ -514,7 +523,7 @@ def _existing_children(ctx: Context, keys: list) -> dict:
     pending_keys = [k for k in keys if k[0] == "pending"]
     # Only a child of a name and birth date some row gives is looked up by its key: not every namesake, and not at all
     # where no child without an ID number has the pair (most rows of a first list).
-    if born_as := [k for k in pending_keys if k[1:3] in ctx.pending_born]:
+    if born_as := [k for k in pending_keys if ctx.pending_born is None or k[1:3] in ctx.pending_born]:
         pending_names = {k[1] for k in born_as}
         born = Q(birth_date__in={k[2] for k in born_as})
         for part in _batches(pk for name in pending_names for pk in ctx.pending.get(name, ())):

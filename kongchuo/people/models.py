@@ -1,6 +1,7 @@
 """Children (whoever knows of them), their guardians, groups and provenance."""
 
 import datetime as dt
+import json
 
 from django.conf import settings
 from django.db import models
@@ -215,15 +216,22 @@ class FieldNamesField(models.Field):
         return None if value is None else field_names(value)
 
     def to_python(self, value):
-        if value is None or isinstance(value, list):
-            return value
-        return field_names(value) if isinstance(value, int) else sorted(value)
+        """Names from a mask, a collection of names, or either as text (a serialised mask, a JSON list)."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = int(value) if value.strip().isdigit() else json.loads(value)
+        return field_names(value if isinstance(value, int) else field_mask(value))
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
         if value is None or isinstance(value, int):
             return value
         return field_mask(value)
+
+    def value_to_string(self, obj):
+        # The mask, as the database has it: Django's serialisers write it as a number and to_python reads it back.
+        return self.get_prep_value(self.value_from_object(obj))
 
 
 class FieldProvenance(models.Model):
