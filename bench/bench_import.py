@@ -262,7 +262,7 @@ def step_bound(path: Path) -> dict:
 
     from kongchuo.core.bulkload import secondary_indexes_deferred
     from kongchuo.imports import readers, services
-    from kongchuo.imports.apply import CHILD_COLUMNS, NEW_CHILD_COLUMNS, insert_rows, reserve_ids
+    from kongchuo.imports.apply import CHILD_COLUMNS, NEW_CHILD_COLUMNS, PERSON_WIDTH, insert_rows, reserve_ids
     from kongchuo.imports.sources import LIVE_INDEXES, SPECS
     from kongchuo.people.models import Child, FieldProvenance, Guardian, field_mask
     from kongchuo.people.names import name_pinyin
@@ -280,7 +280,8 @@ def step_bound(path: Path) -> dict:
     defaults.update(county_id=county, created_at=now, updated_at=now)
     fields = field_mask(["birth_date", "gender", "household_address", "household_division", "name"])
     # As the import writes them: what every new child shares goes into the statement once (insert_rows' constants).
-    constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
+    columns = NEW_CHILD_COLUMNS[:PERSON_WIDTH]  # as the import binds them for a list without disability values
+    constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in columns}
     provenance = {"source": "household", "reference": "bench", "recorded_at": now, "batches": "{}", "refused": "{}"}
     started = time.perf_counter()
     rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
@@ -310,11 +311,11 @@ def step_bound(path: Path) -> dict:
                 values["birth_date"] = ops.adapt_datefield_value(born)
                 values["household_address"] = r[6]
                 values["household_division_id"], values["township_id"] = places[(r[7], r[8])]
-                children.append(tuple(values[c] for c in NEW_CHILD_COLUMNS))
+                children.append(tuple(values[c] for c in columns))
                 guardians.append((r[9], "father", str(r[11])))
             began = time.perf_counter()
             ids = reserve_ids(Child, len(children))
-            insert_rows(Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, row in zip(ids, children, strict=True)], constants)
+            insert_rows(Child, ["id", *columns], [(pk, *row) for pk, row in zip(ids, children, strict=True)], constants)
             insert_rows(FieldProvenance, ["child", "fields"], [(pk, fields) for pk in ids], provenance)
             insert_rows(Guardian, ["child", "name", "relation", "phone", "order"],
                         [(pk, *g, 1) for pk, g in zip(ids, guardians, strict=True)])

@@ -172,12 +172,12 @@ def test_pinyin_worked_out_while_preparing_goes_into_a_new_childs_row_only_for_i
 
     ctx = SimpleNamespace(child_template=[None] * len(apply.NEW_CHILD_COLUMNS), db_date=str, db_value=lambda v: v, adapted_dates={})
     columns = apply.NEW_CHILD_FIELDS
-    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (None, None))
+    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (None, None), apply.PERSON_WIDTH)
     assert row[columns.index("name_pinyin")] == "chanyuming"
     named.pinyin = ("单于明", "wrong", "w")  # taken as prepared…
-    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (7, 3))
+    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "单于明"}, (7, 3), apply.PERSON_WIDTH)
     assert (row[columns.index("name_pinyin")], row[columns.index("household_division")], row[columns.index("township")]) == ("wrong", 7, 3)
-    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "王芳"}, (None, None))  # …but not for another name
+    row = apply._new_child_row(ctx, ("id", VALID), named, {"name": "王芳"}, (None, None), apply.PERSON_WIDTH)  # …but not for another name
     assert (row[columns.index("name_pinyin")], row[columns.index("name_initials")]) == ("wangfang", "wf")
 
 

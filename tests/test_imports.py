@@ -830,6 +830,20 @@ def test_a_new_child_from_the_disability_list_gets_every_column(world, tmp_path)
     assert child.provenance.get().fields and child.provenance.get().batch.source == "disability"
 
 
+def test_a_new_child_from_a_list_without_disability_values_has_the_models_defaults_there(world, tmp_path):
+    """A household list's new child binds only the columns a list can fill (apply.PERSON_WIDTH): the disability
+    columns and the rest are the model's defaults, as the ORM would have written them."""
+    number = compose_id_number("500229", dt.date(2013, 4, 1), 55)
+    rows = [["姓名", "身份证号", "现住址"], ["田小雨", number, "县城滨河路8号"]]
+    _, summary = run(world, "household", write_csv(tmp_path / "户籍.csv", rows))
+    assert summary["created"] == 1
+    row = Child.objects.filter(id_number=number).values().get()
+    untouched = ["health", "disability_category", "disability_grade", "disability_certificate_no", "id_number_raw", "ethnicity",
+                 "household_address", "current_school_id", "current_class_id", "current_division_id"]
+    assert {c: row[c] for c in untouched} == {c: Child._meta.get_field(c.removesuffix("_id")).get_default() for c in untouched}
+    assert (row["name"], row["current_address"], row["gender"], row["name_initials"]) == ("田小雨", "县城滨河路8号", "M", "txy")
+
+
 def test_a_time_or_duration_cell_in_a_flagged_row_is_kept_as_it_reads(world, tmp_path):
     """Excel gives a time for a time cell (and for a date cell of 1900-01-01) and a duration for a duration: the
     row's issue keeps them as text, and the import is applied (it used to fail after writing, left "applying")."""

@@ -104,6 +104,7 @@ class Context:
     township_ids: dict = field(default_factory=dict)  # division → the id of its township (_township_of), for new children
     child_template: list = field(default_factory=list)  # a new child's row (NEW_CHILD_COLUMNS) where the list gives nothing
     child_constants: dict = field(default_factory=dict)  # the other columns, the same for every child the import adds
+    person_constants: dict = field(default_factory=dict)  # those and the disability columns, for a list without (PERSON_WIDTH)
     adapt_date: Callable = None
     adapted_dates: dict = field(default_factory=dict)  # date → as the database takes it (db_date)
     # No child had an ID number when this import began (first_ids()): it looks none up.
@@ -117,6 +118,7 @@ class Context:
         defaults["county_id"] = self.county.pk
         self.child_template = [defaults[c] for c in NEW_CHILD_COLUMNS]
         self.child_constants = {c: defaults[c] for c in CHILD_COLUMNS if c not in NEW_CHILD_COLUMNS}
+        self.person_constants = {**self.child_constants, **{c: defaults[c] for c in NEW_CHILD_COLUMNS[PERSON_WIDTH:]}}
         places = Division.objects.filter(prefix__startswith=self.county.prefix, level__gte=Division.Level.TOWNSHIP)
         for d in places.select_related("parent"):  # a village's township for conflict_value
             if d.level == Division.Level.TOWNSHIP:
@@ -270,6 +272,7 @@ def upsert_people(
     under the sources' precedence and bulk-updated.
     """
     keys = [person_key(r) for r in records]
+    width = len(NEW_CHILD_FIELDS) if extra else PERSON_WIDTH  # only `extra` gives disability values (NEW_CHILD_FIELDS)
     found = _existing_children(ctx, [k for k in keys if k not in ctx.seen])
     provenance = defaultdict(dict)
     for p in FieldProvenance.objects.filter(child_id__in=[c.pk for c in found.values()]) if found else ():  # a first list finds none
@@ -308,7 +311,7 @@ def upsert_people(
             if child is None and namesake is not None and namesake.student_numbers <= {key[3]}:
                 child = namesake
         if child is None:
-            new[key] = (record.row, _new_child_row(ctx, key, record, incoming, place))
+            new[key] = (record.row, _new_child_row(ctx, key, record, incoming, place, width))
             if key[0] == "pending":
                 twins[key[1:3]].append((key, {key[3]} - {""}))
             given = tuple(incoming)
@@ -344,9 +347,8 @@ def upsert_people(
         plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming), tuple(changed & incoming.keys()), refused))
 
     ids = reserve_ids(Child, len(new))
-    insert_rows(
-        Child, ["id", *NEW_CHILD_COLUMNS], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)], ctx.child_constants
-    )
+    insert_rows(Child, ["id", *NEW_CHILD_COLUMNS[:width]], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)],
+                ctx.child_constants if extra else ctx.person_constants)
     for pk, (key, (first_row, _)) in zip(ids, new.items(), strict=True):
         ctx.seen[key] = (pk, first_row, ctx.sheet)
         if key[0] == "pending":  # a later row may name the child without the student number this one gave
@@ -580,18 +582,23 @@ _ATTNAMES = {f.name: f.attname for f in Child._meta.concrete_fields}
 
 # The columns an import fills in a new child's row, bound row by row; the others (defaults, the county, the
 # time) are the same for every child it adds and written into the statement once (insert_rows' constants).
+# The disability columns come last: only a list with disability values (upsert_people's `extra`) fills them,
+# and a row of any other list stops before them (PERSON_WIDTH), leaving them to the constants too: binding a
+# value costs sqlite3 more than the value is worth, and five of a first police list's 200,000 rows' eighteen
+# were the same for every row (0.12 s).
 NEW_CHILD_FIELDS = [
     *PERSON_FIELDS,
     "household_division",
     "township",
-    *DISABILITY_FIELDS,
     "id_number",
     "id_number_status",
     "id_number_raw",
     "name_pinyin",
     "name_initials",
+    *DISABILITY_FIELDS,
 ]
 NEW_CHILD_COLUMNS = [_ATTNAMES[name] for name in NEW_CHILD_FIELDS]
+PERSON_WIDTH = len(NEW_CHILD_FIELDS) - len(DISABILITY_FIELDS)
 _COLUMN = {name: NEW_CHILD_FIELDS.index(name) for name in NEW_CHILD_FIELDS}
 _ID, _ID_STATUS, _ID_RAW = _COLUMN["id_number"], _COLUMN["id_number_status"], _COLUMN["id_number_raw"]
 _PINYIN, _INITIALS = _COLUMN["name_pinyin"], _COLUMN["name_initials"]
@@ -599,10 +606,11 @@ _DIVISION, _TOWNSHIP = _COLUMN["household_division"], _COLUMN["township"]
 _VALID, _PENDING = Child.IdStatus.VALID.value, Child.IdStatus.PENDING.value  # an enum member's value costs a lookup per row
 
 
-def _new_child_row(ctx: Context, key, record: Record, incoming: dict, place: tuple[int | None, int | None]) -> tuple:
-    """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin); `place`:
-    the ids of its household division and of that division's township (locate)."""
-    row = ctx.child_template.copy()
+def _new_child_row(ctx: Context, key, record: Record, incoming: dict, place: tuple[int | None, int | None], width: int) -> tuple:
+    """The database row of a new child, as bulk_create would write it (defaults, scope columns, pinyin), its first
+    `width` columns (NEW_CHILD_COLUMNS); `place`: the ids of its household division and of that division's township
+    (locate)."""
+    row = ctx.child_template[:width]
     dates = ctx.adapted_dates
     for name, value in incoming.items():
         kind = type(value)
