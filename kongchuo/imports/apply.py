@@ -131,12 +131,12 @@ class Context:
             township = _township_of(d, self)
             self.township_ids[d] = township.pk if township else None
         self.schools = {s.code: s for s in School.objects.filter(county=self.county)}
+        if connection.vendor != "sqlite":
+            self.pending_born = None
         pending = Child.objects.filter(county=self.county, id_number_status=Child.IdStatus.PENDING)
         for pk, name, born in pending.values_list("pk", "name", "birth_date"):
             self.pending[name].add(pk)
-            self.pending_born.add((name, born))
-        if connection.vendor != "sqlite":
-            self.pending_born = None
+            _pending_born(self, name, born)
 
     def place(self, where: tuple[str, int]) -> str:
         """A (sheet, row) for a message on a row of the sheet being written: 第3行, or 工作表“二镇”第3行."""
@@ -272,7 +272,8 @@ def upsert_people(
     under the sources' precedence and bulk-updated.
     """
     keys = [person_key(r) for r in records]
-    width = len(NEW_CHILD_FIELDS) if extra else PERSON_WIDTH  # only `extra` gives disability values (NEW_CHILD_FIELDS)
+    # Only `extra` gives disability values: without it, a new child's row stops before them (NEW_CHILD_FIELDS).
+    width, constants = (len(NEW_CHILD_FIELDS), ctx.child_constants) if extra else (PERSON_WIDTH, ctx.person_constants)
     found = _existing_children(ctx, [k for k in keys if k not in ctx.seen])
     provenance = defaultdict(dict)
     for p in FieldProvenance.objects.filter(child_id__in=[c.pk for c in found.values()]) if found else ():  # a first list finds none
@@ -347,8 +348,7 @@ def upsert_people(
         plan.append((record, key, "updated" if changed else "unchanged", tuple(incoming), tuple(changed & incoming.keys()), refused))
 
     ids = reserve_ids(Child, len(new))
-    insert_rows(Child, ["id", *NEW_CHILD_COLUMNS[:width]], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)],
-                ctx.child_constants if extra else ctx.person_constants)
+    insert_rows(Child, ["id", *NEW_CHILD_COLUMNS[:width]], [(pk, *row) for pk, (_, row) in zip(ids, new.values(), strict=True)], constants)
     for pk, (key, (first_row, _)) in zip(ids, new.items(), strict=True):
         ctx.seen[key] = (pk, first_row, ctx.sheet)
         if key[0] == "pending":  # a later row may name the child without the student number this one gave

@@ -10,7 +10,7 @@ from kongchuo.audit.services import audit_record
 from kongchuo.core.choices import Source
 from kongchuo.core.services import snapshot
 from kongchuo.people.identity import InvalidIdNumber, consistency_errors, normalise_id_number
-from kongchuo.people.models import Child, FieldProvenance, GroupMembership, Guardian, conflict_value
+from kongchuo.people.models import SUPPLIED_FIELDS, Child, FieldProvenance, GroupMembership, Guardian, conflict_value
 from kongchuo.people.names import clean_name, name_pinyin
 from kongchuo.people.provenance import settle_refused
 from kongchuo.places.models import Division
@@ -32,8 +32,8 @@ EDITABLE_FIELDS = [
     "current_address",
 ]
 CHILD_FIELDS = ["id_number", "id_number_status", "id_number_raw", *EDITABLE_FIELDS, "county", "township"]
-# Fields whose source is remembered (provenance); derived columns are not.
-PROVENANCE_FIELDS = [f for f in CHILD_FIELDS if f not in ("id_number_status", "id_number_raw", "county", "township")]
+# Fields whose source is remembered (provenance, people.models.SUPPLIED_FIELDS); derived columns are not.
+PROVENANCE_FIELDS = [f for f in CHILD_FIELDS if f in SUPPLIED_FIELDS]
 GUARDIAN_FIELDS = ["name", "relation", "phone", "order"]
 
 
